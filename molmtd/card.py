@@ -1,0 +1,43 @@
+"""The model card (card.md) written beside a distilled featurizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_card"]
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render_card(recipe, info: dict[str, Any]) -> str:
+    """Markdown card: what was distilled from what, on which corpus, and how well."""
+    corpus = info["corpus"]
+    s = recipe.student
+    lines = [
+        f"# molmtd featurizer: {info['name']}",
+        "",
+        f"A {s.num_layers}-layer {s.conv.upper()} student (width {s.hidden_dim}, "
+        f"{s.pooling} pooling) distilled with the `{info['objective']}` objective from "
+        f"{len(info['teachers'])} teachers on {corpus['n_molecules']:,} molecules "
+        f"(`{corpus['source']}`; {corpus['n_train']:,} train / {corpus['n_val']:,} validation), "
+        f"{info['global_step']:,} optimisation steps.",
+        "",
+        "## Teachers and final validation metrics",
+        "",
+        "Loss: negative log-likelihood per teacher dimension (gaussian) or the baseline's "
+        "per-dimension loss. MI: estimated I(S; T) in nats = E[-log p(t)] - E[-log q(t|s)].",
+        "",
+        "| teacher | spec | val loss | MI estimate (nats) |",
+        "|---|---|---|---|",
+    ]
+    val = info["validation"]
+    for label, spec in info["teacher_labels"].items():
+        m = val.get(label, {})
+        lines.append(f"| {label} | `{spec}` | {_fmt(m.get('loss', '-'))} | {_fmt(m.get('mi', '-'))} |")
+    lines += ["", f"Total validation loss: {_fmt(val.get('total', {}).get('loss', '-'))}", "",
+              "## Usage", "", "```python", "from molmtd import MTDFeaturizer",
+              "X = MTDFeaturizer(\"path/to/featurizer\").transform(smiles_list)", "```", "",
+              "## Recipe", "", "```yaml", recipe.to_yaml().rstrip(), "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""The ``molmtd`` command line: parses, calls the library, prints. The library never imports it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from molmtd.errors import MolmtdError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Task-agnostic multi-teacher distillation of molecular representations.")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def distill(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML, e.g. recipes/zinc.yaml")],
+    out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/<recipe name>)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a field: key.sub=value")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.ckpt")] = False,
+    prepare_only: Annotated[bool, typer.Option(help="build the caches (corpus, graphs, teacher embeddings) and stop")] = False,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
+) -> None:
+    """Distil the recipe's teachers into a GNN student and write its featurizer."""
+    _setup_logging(verbose)
+    from molmtd.distill import distill as run
+    from molmtd.recipe import load_recipe
+
+    try:
+        r = load_recipe(recipe, set_ or [])
+        path = run(r, out or Path("runs") / r.name, resume=resume, prepare_only=prepare_only,
+                   progress=progress)
+    except (MolmtdError, FileNotFoundError) as err:
+        _fail(err)
+    typer.echo(f"done: {path}")
+
+
+@app.command()
+def embed(
+    input: Annotated[Path, typer.Argument(help="molecules: .smi/.txt/.csv/.tsv/.parquet/.sdf")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="output .npy or .parquet")],
+    teacher: Annotated[Optional[str], typer.Option(help="teacher spec, e.g. ecfp:radius=2")] = None,
+    featurizer: Annotated[Optional[str], typer.Option(help="distilled featurizer path or name")] = None,
+    column: Annotated[Optional[str], typer.Option(help="SMILES column of a table")] = None,
+    verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
+) -> None:
+    """Embed every input row (NaN rows for invalid molecules), in input order."""
+    _setup_logging(verbose)
+    if (teacher is None) == (featurizer is None):
+        _fail(ValueError("give exactly one of --teacher SPEC or --featurizer PATH_OR_NAME"))
+    from molmtd.embedding import embed_file
+
+    try:
+        summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column)
+    except (MolmtdError, FileNotFoundError) as err:
+        _fail(err)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def teachers(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    measure: Annotated[bool, typer.Option(help="measure throughput on 1k molecules (cached)")] = False,
+) -> None:
+    """List every teacher: family, dimension, whether it runs here, throughput."""
+    from molmtd.teachers.catalog import describe_teachers
+
+    rows = describe_teachers(measure=measure)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    typer.echo(f"{'teacher':<20} {'family':<12} {'dim':>6} {'mol/s':>8}  available")
+    for r in rows:
+        rate = r.get("throughput_mol_s")
+        rate_s = f"{rate:8.0f}" if isinstance(rate, (int, float)) else f"{'-':>8}"
+        avail = "yes" if r["available"] else f"no: {r.get('reason', '')}"
+        dim = r.get("dim") if r.get("dim") is not None else "-"
+        typer.echo(f"{r['name']:<20} {r['family']:<12} {dim!s:>6} {rate_s}  {avail}")
+
+
+@app.command()
+def evaluate(
+    featurizer: Annotated[Optional[str], typer.Option(help="distilled featurizer path or name")] = None,
+    against: Annotated[str, typer.Option(help="comma-separated teacher specs")] = "ecfp",
+    datasets: Annotated[Optional[str], typer.Option(help="comma-separated dataset names")] = None,
+    seeds: Annotated[int, typer.Option(help="number of random seeds")] = 3,
+    model: Annotated[str, typer.Option(help="linear | mlp | rf | gbm")] = "linear",
+    max_molecules: Annotated[Optional[int], typer.Option(help="cap per dataset")] = None,
+    out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
+    verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
+) -> None:
+    """Compare a distilled featurizer with its teachers on bundled benchmark tasks."""
+    _setup_logging(verbose)
+    from molmtd.downstream.evaluate import evaluate_featurizers
+
+    try:
+        report = evaluate_featurizers(
+            featurizer, [s for s in _split_specs(against) if s],
+            datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
+            model=model, max_molecules=max_molecules, out_dir=out)
+    except (MolmtdError, FileNotFoundError) as err:
+        _fail(err)
+    typer.echo(f"report: {report}")
+
+
+def _split_specs(text: str) -> list[str]:
+    # specs contain commas inside their parameters ("ecfp:radius=2,size=1024"): a new spec
+    # starts at a comma whose next item has no "=" before any ":" (a bare name)
+    items, current = [], ""
+    for part in text.split(","):
+        head = part.split(":", 1)[0]
+        if current and "=" in head:
+            current += "," + part
+        else:
+            if current:
+                items.append(current.strip())
+            current = part
+    if current:
+        items.append(current.strip())
+    return items
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

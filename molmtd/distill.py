@@ -1,0 +1,185 @@
+"""One distillation run from a recipe: caches, training on Lightning, featurizer artifact.
+
+Run directory layout (``--out``)::
+
+    recipe.yaml          the recipe as run (after --set overrides)
+    checkpoints/         last.ckpt (every N steps; --resume continues from it), best.ckpt
+    logs/metrics.csv     per-step and per-epoch losses and MI estimates, per teacher
+    featurizer/          model.safetensors, config.json, card.md (written at the end)
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from molmtd.batching import SamplerPositionCallback
+from molmtd.errors import RecipeError
+from molmtd.recipe import Recipe
+
+__all__ = ["distill", "prepare", "RunDirectoryError"]
+
+log = logging.getLogger(__name__)
+
+
+class RunDirectoryError(RecipeError):
+    """The output directory holds another run; the message says how to proceed."""
+
+
+def prepare(recipe: Recipe):
+    """Build every cache of the recipe (corpus, graphs, teacher embeddings) and open them."""
+    from molmtd.datamodule import DistillDataModule
+
+    dm = DistillDataModule(recipe)
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def _check_run_dir(out: Path, recipe: Recipe, resume: bool) -> Path | None:
+    last = out / "checkpoints" / "last.ckpt"
+    if resume:
+        if not last.exists():
+            log.info("--resume: no checkpoint in %s yet, starting training from scratch", out)
+            return None
+        saved = out / "recipe.yaml"
+        if saved.is_file() and saved.read_text() != recipe.to_yaml():
+            log.warning("--resume: the recipe differs from %s; continuing with the new one", saved)
+        return last
+    if last.exists():
+        raise RunDirectoryError(
+            f"{out} already holds a training run ({last}); pass --resume to continue it, or "
+            f"choose another --out (or delete {out}) to start over")
+    return None
+
+
+def _student_config(recipe: Recipe) -> dict:
+    from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+    from molmtd.student import GNNStudent
+
+    s = recipe.student
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, conv=s.conv,
+                         num_layers=s.num_layers, hidden_dim=s.hidden_dim, out_dim=s.out_dim,
+                         norm=s.norm, pooling=s.pooling, projection=s.projection,
+                         dropout=s.dropout, residual=s.residual)
+    return student.config()
+
+
+def _marginal_samples(dm, n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(dm.train_indices, size=min(n, len(dm.train_indices)), replace=False))
+    samples = {}
+    for label, store in dm.stores.items():
+        rows, ok = store.rows(idx)
+        samples[label] = rows[ok]
+    return samples
+
+
+def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
+            prepare_only: bool = False, progress: bool = True) -> Path:
+    """Run a recipe end to end and return the featurizer directory.
+
+    Args:
+        recipe: the validated recipe (see :func:`molmtd.recipe.load_recipe`).
+        out: run directory.
+        resume: continue from ``out/checkpoints/last.ckpt`` if it exists. Caches are always
+            reused: finished embedding shards are never recomputed.
+        prepare_only: build the caches and stop (run this once before a multi-node job).
+        progress: show Lightning's progress bar.
+
+    Raises:
+        RunDirectoryError: ``out`` holds a run and ``resume`` is False.
+    """
+    out = Path(out)
+    ckpt = _check_run_dir(out, recipe, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.yaml").write_text(recipe.to_yaml())
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+
+    dm = prepare(recipe)
+    if prepare_only:
+        log.info("caches ready under %s", recipe.store.cache_dir)
+        return out
+    t = recipe.training
+    module = DistillModule(_student_config(recipe), dm.teacher_dims,
+                           recipe.objective.model_dump(), t.model_dump())
+    if recipe.objective.standardize_teachers:
+        module.set_teacher_statistics(dm.statistics)
+    if module.use_mi:
+        module.fit_marginals(_marginal_samples(dm, recipe.objective.mi_fit_molecules, recipe.seed),
+                             n_modes=recipe.objective.n_modes, seed=recipe.seed)
+
+    ckpt_dir = out / "checkpoints"
+    callbacks = [
+        # rolling last.ckpt for --resume (mid-epoch: data position and RNG state included)
+        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=t.checkpoint_every_n_steps,
+                        save_top_k=0, save_last=True, enable_version_counter=False),
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min",
+                        save_top_k=1, enable_version_counter=False),
+        SamplerPositionCallback(),
+    ]
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor="val/loss", mode="min",
+                                       patience=t.early_stopping_patience))
+    tr = recipe.trainer
+    trainer = L.Trainer(
+        accelerator=tr.accelerator, devices=tr.devices, strategy=tr.strategy,
+        num_nodes=tr.num_nodes, precision=tr.precision,
+        max_epochs=t.max_epochs, max_steps=t.max_steps,
+        val_check_interval=t.val_check_interval, log_every_n_steps=t.log_every_n_steps,
+        logger=CSVLogger(save_dir=str(out), name="logs", version=""),
+        callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=progress,
+        use_distributed_sampler=False,  # our sampler shards batches across ranks itself
+        default_root_dir=str(out), num_sanity_val_steps=0,
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+
+    if trainer.global_rank != 0:
+        return out / "featurizer"
+    best = ckpt_dir / "best.ckpt"
+    if best.exists():
+        # copy of the best weights, not a reference to the live module (the reference bug)
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    return _write_featurizer(out, recipe, module, dm, trainer)
+
+
+def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
+    metrics = trainer.validate(module, datamodule=dm, verbose=False)[0]
+    per_teacher: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == "val":
+            per_teacher.setdefault(parts[2], {})[parts[1]] = float(value)
+    per_teacher["total"] = {"loss": float(metrics.get("val/loss", float("nan")))}
+    return per_teacher
+
+
+def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
+    from molmtd.artifact import save_artifact
+    from molmtd.card import render_card
+
+    metrics = _final_metrics(module, dm, trainer)
+    info = {
+        "name": recipe.name,
+        "teachers": list(recipe.teachers),
+        "teacher_labels": dict(zip(dm.labels, recipe.teachers)),
+        "corpus": {"source": str(recipe.corpus.source), "n_molecules": len(dm.corpus),
+                   "n_train": int(len(dm.train_indices)), "n_val": int(len(dm.val_indices)),
+                   "fingerprint": dm.corpus.fingerprint},
+        "objective": recipe.objective.name,
+        "validation": metrics,
+        "global_step": int(trainer.global_step),
+        "recipe": recipe.model_dump(mode="json"),
+    }
+    directory = save_artifact(out / "featurizer", module.student,
+                              standardize=recipe.corpus.standardize.model_dump(), extra=info,
+                              card=render_card(recipe, info))
+    log.info("featurizer written to %s", directory)
+    return directory

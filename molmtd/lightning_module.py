@@ -1,0 +1,173 @@
+"""The LightningModule that distils teachers into a GNN student.
+
+Manual optimisation because the student and the teacher heads have their own optimisers
+(as in the paper) and only the student's gradient norm is clipped; Lightning still
+checkpoints both optimisers and schedulers. Teacher embeddings arrive raw and are
+standardised here with statistics fixed from the training split (buffers, so they are
+saved in checkpoints and never drift between train and eval).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from molmtd.objectives import MarginalDensity, TeacherStandardizer, build_objective
+from molmtd.student import GNNStudent
+
+__all__ = ["DistillModule"]
+
+
+class DistillModule(L.LightningModule):
+    """Student + per-teacher standardisers + objective heads (+ marginal densities for MI).
+
+    Args:
+        student: ``GNNStudent.config()`` dictionary.
+        teacher_dims: teacher label -> embedding dimension.
+        objective: the recipe's objective section as a dict.
+        training: the recipe's training section as a dict.
+    """
+
+    def __init__(self, student: dict, teacher_dims: dict[str, int], objective: dict,
+                 training: dict):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.student = GNNStudent.from_config(student)
+        self.teacher_dims = dict(teacher_dims)
+        self.standardizers = nn.ModuleDict({
+            label: TeacherStandardizer(torch.zeros(d), torch.ones(d))
+            for label, d in teacher_dims.items()})
+        self.objective = build_objective(
+            objective["name"], self.student.out_dim, self.teacher_dims,
+            n_modes=objective["n_modes"], hidden_dim=objective["head_hidden_dim"],
+            num_layers=objective["head_num_layers"], loss_scale=objective["loss_scale"])
+        self.use_mi = bool(objective["mi_estimate"]) and objective["name"] == "gaussian"
+        # Not submodules: fitted deterministically (seeded) before training and again on
+        # resume, so they stay out of checkpoints and of the optimisers.
+        self.marginals: dict[str, MarginalDensity] = {}
+
+    # -- statistics fixed before training ----------------------------------------------
+    def set_teacher_statistics(self, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Fix the per-dimension mean/std used to standardise each teacher."""
+        for label, (mean, std) in stats.items():
+            self.standardizers[label] = TeacherStandardizer(
+                torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32))
+
+    def fit_marginals(self, samples: dict[str, np.ndarray], n_modes: int, seed: int) -> None:
+        """Fit the unconditional densities p_k(t) used by the MI diagnostic."""
+        for label, rows in samples.items():
+            z = self.standardizers[label](torch.as_tensor(rows, dtype=torch.float32))
+            self.marginals[label] = MarginalDensity.fit(z, n_modes=n_modes, seed=seed)
+
+    def on_fit_start(self) -> None:
+        for m in self.marginals.values():
+            m.to(self.device)
+
+    # -- steps --------------------------------------------------------------------------
+    def _losses(self, batch):
+        graphs, teachers = batch
+        s = self.student.forward_batch(graphs)
+        targets = {label: (self.standardizers[label](t), ok) for label, (t, ok) in teachers.items()}
+        total, per_teacher = self.objective(s, targets)
+        return s, targets, total, per_teacher
+
+    def training_step(self, batch, batch_idx: int):
+        opt_student, opt_heads = self.optimizers()
+        _, _, total, per_teacher = self._losses(batch)
+        opt_student.zero_grad()
+        opt_heads.zero_grad()
+        self.manual_backward(total)
+        clip = self.hparams.training["grad_clip"]
+        if clip:
+            self.clip_gradients(opt_student, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        opt_student.step()
+        opt_heads.step()
+        for sched in self._step_schedulers():
+            sched.step()
+        bs = batch[0].num_graphs
+        self.log("train/loss", total, prog_bar=True, batch_size=bs)
+        for label, value in per_teacher.items():
+            self.log(f"train/loss/{label}", value, batch_size=bs)
+        return total
+
+    def validation_step(self, batch, batch_idx: int):
+        s, targets, total, per_teacher = self._losses(batch)
+        bs = batch[0].num_graphs
+        self.log("val/loss", total, prog_bar=True, batch_size=bs, sync_dist=True)
+        for label, value in per_teacher.items():
+            self.log(f"val/loss/{label}", value, batch_size=bs, sync_dist=True)
+            if self.use_mi and label in self.marginals:
+                t, ok = targets[label]
+                if ok.any():
+                    marginal = self.marginals[label].nll(t[ok]).mean()
+                    # per_teacher is the NLL per dimension (unscaled): back to whole-vector nats
+                    conditional = value * self.teacher_dims[label]
+                    self.log(f"val/mi/{label}", marginal - conditional, batch_size=int(ok.sum()),
+                             sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        for sched in self._plateau_schedulers():
+            metric = self.trainer.callback_metrics.get("val/loss")
+            if metric is not None:
+                sched.step(metric)
+
+    # -- optimisers ---------------------------------------------------------------------
+    def configure_optimizers(self):
+        t = self.hparams.training
+        head_params = list(self.objective.parameters())
+        opt_student = torch.optim.AdamW(self.student.parameters(), lr=t["lr"],
+                                        weight_decay=t["weight_decay"])
+        opt_heads = torch.optim.AdamW(head_params, lr=t["head_lr"] or t["lr"],
+                                      weight_decay=t["weight_decay"])
+        optimizers = [opt_student, opt_heads]
+        if t["scheduler"] == "none":
+            return optimizers
+        if t["scheduler"] == "plateau":
+            scheds = [{"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5,
+                                                                              patience=2),
+                       "interval": "epoch", "monitor": "val/loss"} for o in optimizers]
+            return optimizers, scheds
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = t["warmup_steps"]
+
+        def cosine_with_warmup(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheds = [{"scheduler": torch.optim.lr_scheduler.LambdaLR(o, cosine_with_warmup),
+                   "interval": "step"} for o in optimizers]
+        return optimizers, scheds
+
+    def _schedulers(self) -> list:
+        s = self.lr_schedulers()
+        return [] if s is None else (s if isinstance(s, list) else [s])
+
+    def _step_schedulers(self) -> list:
+        return [s for s in self._schedulers()
+                if not isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau)]
+
+    def _plateau_schedulers(self) -> list:
+        return [s for s in self._schedulers()
+                if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau)]
+
+    # -- exact resume: RNG state travels with the checkpoint --------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["molmtd_rng"] = {
+            "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "python": random.getstate()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = checkpoint.get("molmtd_rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            np.random.set_state(rng["numpy"])
+            random.setstate(rng["python"])

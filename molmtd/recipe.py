@@ -1,0 +1,222 @@
+"""The recipe: a validated description of one distillation run (YAML in, pydantic model out).
+
+Every field has a default except the teachers, so a recipe states only what it changes.
+``--set key=value`` overrides any field by its dotted path (``training.lr=3e-4``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from molmtd.errors import RecipeError
+
+__all__ = [
+    "Recipe",
+    "CorpusConfig",
+    "StoreConfig",
+    "StudentConfig",
+    "ObjectiveConfig",
+    "TrainingConfig",
+    "TrainerConfig",
+    "load_recipe",
+    "apply_overrides",
+]
+
+
+class _Section(BaseModel):
+    # unknown keys are typos: reject them instead of silently ignoring
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StandardizeConfig(_Section):
+    """datamol standardisation steps applied to every molecule (see molmtd.molecules)."""
+
+    largest_fragment: bool = True
+    uncharge: bool = True
+    normalize: bool = True
+    reionize: bool = True
+    stereo: bool = True
+    isotopes: bool = True
+    max_heavy_atoms: int | None = Field(default=None, ge=1)
+    min_heavy_atoms: int = Field(default=1, ge=0)
+
+
+class CorpusConfig(_Section):
+    """Which molecules the student learns from."""
+
+    source: str = Field(
+        default="moses", description="bundled corpus name ('moses') or a file path"
+    )
+    column: str | None = Field(default=None, description="SMILES column of a CSV/TSV/parquet")
+    max_molecules: int | None = Field(default=20_000, ge=1)
+    standardize: StandardizeConfig = StandardizeConfig()
+    n_jobs: int = Field(default=-1, description="processes for standardisation; -1 = all cores")
+
+
+class StoreConfig(_Section):
+    """Where and how teacher embeddings and graphs are cached."""
+
+    cache_dir: str = Field(default=".cache/molmtd", description="shared across runs")
+    dtype: Literal["float16", "float32"] = "float32"
+    shard_size: int = Field(default=10_000, ge=1)
+    embed_batch_size: int = Field(default=1_000, ge=1)
+    n_jobs: int = Field(default=-1, description="processes for fingerprints and graphs")
+
+
+class StudentConfig(_Section):
+    """The GNN encoder (molmtd.student.GNNStudent)."""
+
+    conv: str = "gine"
+    num_layers: int = Field(default=5, ge=1)
+    hidden_dim: int = Field(default=300, ge=1)
+    out_dim: int | None = Field(default=None, ge=1)
+    norm: str = "layer"
+    pooling: str = "mean"
+    projection: bool = True
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    residual: bool = False
+
+
+class ObjectiveConfig(_Section):
+    """The distillation loss (molmtd.objectives)."""
+
+    name: str = Field(default="gaussian", description="gaussian | l2 | cosine")
+    n_modes: int = Field(default=1, ge=1)
+    head_hidden_dim: int = Field(default=512, ge=1)
+    head_num_layers: int = Field(default=2, ge=1)
+    loss_scale: float = Field(default=1.0, gt=0)
+    standardize_teachers: bool = Field(
+        default=True, description="z-score teacher dims with statistics fixed from the corpus"
+    )
+    mi_estimate: bool = Field(default=True, description="log a per-teacher MI estimate")
+    mi_fit_molecules: int = Field(default=5_000, ge=100)
+
+
+class TrainingConfig(_Section):
+    """Optimisation, validation, checkpoints."""
+
+    batch_size: int = Field(default=256, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    head_lr: float | None = Field(default=None, gt=0, description="defaults to lr")
+    weight_decay: float = Field(default=0.0, ge=0)
+    max_epochs: int = Field(default=10, ge=1)
+    max_steps: int = Field(default=-1, ge=-1)
+    val_fraction: float = Field(default=0.1, gt=0, lt=1)
+    grad_clip: float | None = Field(default=1.0, gt=0, description="student grad-norm clip")
+    scheduler: Literal["none", "cosine", "plateau"] = "cosine"
+    warmup_steps: int = Field(default=0, ge=0)
+    early_stopping_patience: int | None = Field(default=5, ge=1)
+    checkpoint_every_n_steps: int = Field(default=200, ge=1)
+    val_check_interval: float | int = Field(default=1.0, description="Lightning's meaning")
+    log_every_n_steps: int = Field(default=20, ge=1)
+    num_workers: int = Field(default=0, ge=0)
+
+
+class TrainerConfig(_Section):
+    """Passed through to lightning.Trainer, so DDP and multi-node work unchanged."""
+
+    accelerator: str = "auto"
+    devices: int | str | list[int] = "auto"
+    strategy: str = "auto"
+    num_nodes: int = Field(default=1, ge=1)
+    precision: str | int = "32-true"
+
+
+class Recipe(_Section):
+    """One distillation run: corpus, teachers, student, objective, training."""
+
+    name: str = "run"
+    seed: int = 0
+    corpus: CorpusConfig = CorpusConfig()
+    teachers: list[str] = Field(min_length=1, description="teacher spec strings")
+    store: StoreConfig = StoreConfig()
+    student: StudentConfig = StudentConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    training: TrainingConfig = TrainingConfig()
+    trainer: TrainerConfig = TrainerConfig()
+
+    @field_validator("teachers")
+    @classmethod
+    def _teachers_are_unique(cls, specs: list[str]) -> list[str]:
+        seen = set()
+        for spec in specs:
+            if spec in seen:
+                raise ValueError(f"teacher {spec!r} is listed twice; remove one")
+            seen.add(spec)
+        return specs
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides to a raw recipe dict (values parsed as YAML).
+
+    Raises:
+        RecipeError: an override is not of the form key=value.
+    """
+    for item in overrides:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise RecipeError(
+                f"--set {item!r}: expected key=value with a dotted key, e.g. training.lr=3e-4"
+            )
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise RecipeError(f"--set {item!r}: {part!r} is not a section of the recipe")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid recipe {source}:"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = e.get("input")
+        if e["type"] == "extra_forbidden":
+            fix = "remove it or check its spelling (see recipes/quickstart.yaml)"
+            lines.append(f"  - field '{field}' is not a recipe field; {fix}")
+        elif e["type"] == "missing":
+            lines.append(f"  - field '{field}' is required; add it to the recipe")
+        else:
+            shown = repr(got)[:60]
+            lines.append(f"  - field '{field}': {e['msg']} (got {shown}); fix it in the recipe "
+                         f"or with --set {field}=...")
+    return "\n".join(lines)
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] | None = None,
+                data: dict[str, Any] | None = None) -> Recipe:
+    """Read a YAML recipe (or a dict), apply ``--set`` overrides and validate it.
+
+    Raises:
+        RecipeError: the file is missing or not YAML, or a field is invalid; the message
+            names the field and the fix.
+    """
+    source = str(path) if path is not None else "<dict>"
+    if data is None:
+        if path is None:
+            raise RecipeError("load_recipe needs a path or data")
+        p = Path(path)
+        if not p.is_file():
+            raise RecipeError(f"recipe file {p} does not exist; see recipes/ for examples")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise RecipeError(f"recipe {p} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe {source} must be a mapping of fields, got {type(data).__name__}")
+    data = apply_overrides(copy.deepcopy(data), overrides or [])
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(_format_error(err, source)) from None

@@ -1,0 +1,37 @@
+"""Teachers: every embedding model behind one small protocol, chosen by spec string.
+
+Importing a family module registers its teachers; back-ends (RDKit calculators,
+chemprop, onnxruntime, transformers) are imported only when a teacher is used.
+"""
+
+from molmtd.teachers.base import (
+    Teacher,
+    TeacherInfo,
+    TeacherOutput,
+    format_spec,
+    get_teacher,
+    list_teachers,
+    parse_spec,
+    register_teacher,
+    teacher_names,
+)
+
+# family modules register themselves on import; each must keep its top-level imports light
+from molmtd.teachers import fingerprints, files  # noqa: E402,F401  isort: skip
+
+try:  # optional families written in their own files; absent ones are simply not registered
+    from molmtd.teachers import gnn, smiles  # noqa: F401
+except ImportError:  # pragma: no cover - only while those modules are being written
+    pass
+
+__all__ = [
+    "Teacher",
+    "TeacherInfo",
+    "TeacherOutput",
+    "format_spec",
+    "get_teacher",
+    "list_teachers",
+    "parse_spec",
+    "register_teacher",
+    "teacher_names",
+]

@@ -1,0 +1,29 @@
+"""Shared fixtures: small MOSES samples read from the bundled data file (no network)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+# keep tests single-threaded and quiet: 2 cores are shared with other processes
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def moses_train_path() -> Path:
+    spec = importlib.util.find_spec("moses")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("molsets is not installed (pip install --no-deps molsets==0.3.1)")
+    return Path(spec.submodule_search_locations[0]) / "dataset" / "data" / "train.csv.gz"
+
+
+@pytest.fixture(scope="session")
+def moses_smiles() -> list[str]:
+    """The first 500 MOSES training SMILES."""
+    with gzip.open(moses_train_path(), "rt") as fh:
+        next(fh)
+        return [next(fh).strip() for _ in range(500)]
