@@ -12,7 +12,7 @@ import typer
 
 from molmtd.errors import MolmtdError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Task-agnostic multi-teacher distillation of molecular representations.")
 
 
@@ -107,32 +107,16 @@ def evaluate(
     """Compare a distilled featurizer with its teachers on bundled benchmark tasks."""
     _setup_logging(verbose)
     from molmtd.downstream.evaluate import evaluate_featurizers
+    from molmtd.teachers.base import split_spec_list
 
     try:
         report = evaluate_featurizers(
-            featurizer, [s for s in _split_specs(against) if s],
+            featurizer, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
             model=model, max_molecules=max_molecules, out_dir=out)
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")
-
-
-def _split_specs(text: str) -> list[str]:
-    # specs contain commas inside their parameters ("ecfp:radius=2,size=1024"): a new spec
-    # starts at a comma whose next item has no "=" before any ":" (a bare name)
-    items, current = [], ""
-    for part in text.split(","):
-        head = part.split(":", 1)[0]
-        if current and "=" in head:
-            current += "," + part
-        else:
-            if current:
-                items.append(current.strip())
-            current = part
-    if current:
-        items.append(current.strip())
-    return items
 
 
 def main() -> None:

@@ -77,10 +77,8 @@ class DistillDataset:
         return len(self.graphs)
 
     def __getitem__(self, indices: np.ndarray):
-        from torch_geometric.data import Batch
-
         indices = np.asarray(indices)
-        batch = Batch.from_data_list([self.graphs[int(i)] for i in indices])
+        batch = self.graphs.batch(indices)
         teachers = {}
         for label, store in self.stores.items():
             rows, ok = store.rows(indices)
@@ -104,7 +102,10 @@ class DistillDataModule(L.LightningDataModule):
 
     # -- heavy, resumable work (rank 0 under DDP) -------------------------------------
     def prepare_data(self) -> None:
-        self._build_caches()
+        # Lightning calls this again for trainer.validate; the caches are already there
+        if not getattr(self, "_prepared", False):
+            self._build_caches()
+            self._prepared = True
 
     def _teachers(self):
         from molmtd.teachers import get_teacher
@@ -122,13 +123,13 @@ class DistillDataModule(L.LightningDataModule):
             r.corpus.source, self.layout.corpus_dir(r), column=r.corpus.column,
             max_molecules=r.corpus.max_molecules, seed=r.seed,
             standardize=r.corpus.standardize.model_dump(), n_jobs=_n_jobs(r.corpus.n_jobs))
-        log.info("corpus: %d molecules (%d rows rejected, report: %s)", len(corpus),
-                 len(corpus.invalid), corpus.directory / "invalid.csv")
+        if not getattr(self, "_prepared", False):
+            log.info("corpus: %d molecules (%d rows rejected, report: %s)", len(corpus),
+                     len(corpus.invalid), corpus.directory / "invalid.csv")
         graphs = GraphStore.build(corpus.keys, self.layout.graph_dir(corpus.fingerprint),
                                   n_jobs=_n_jobs(r.store.n_jobs))
         stores = {}
         for label, teacher in zip(self.labels, self._teachers()):
-            log.info("teacher %s: embedding %d molecules", teacher.spec, len(corpus))
             stores[label] = EmbeddingStore.build(
                 teacher, corpus.keys,
                 self.layout.teacher_dir(teacher.spec, teacher.version, corpus.fingerprint),

@@ -11,6 +11,7 @@ Run directory layout (``--out``)::
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -21,6 +22,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from molmtd.batching import SamplerPositionCallback
 from molmtd.errors import RecipeError
+from molmtd.lightning_module import DistillModule
 from molmtd.recipe import Recipe
 
 __all__ = ["distill", "prepare", "RunDirectoryError"]
@@ -101,6 +103,8 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.yaml").write_text(recipe.to_yaml())
     L.seed_everything(recipe.seed, workers=True, verbose=False)
+    # we save post-step state on purpose (manual optimisation): resume continues after it
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
     dm = prepare(recipe)
     if prepare_only:
@@ -108,17 +112,18 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         return out
     t = recipe.training
     module = DistillModule(_student_config(recipe), dm.teacher_dims,
-                           recipe.objective.model_dump(), t.model_dump())
-    if recipe.objective.standardize_teachers:
-        module.set_teacher_statistics(dm.statistics)
+                           recipe.objective.model_dump(), t.model_dump(), statistics=dm.statistics)
     if module.use_mi:
         module.fit_marginals(_marginal_samples(dm, recipe.objective.mi_fit_molecules, recipe.seed),
                              n_modes=recipe.objective.n_modes, seed=recipe.seed)
 
+    # Lightning counts one "step" per optimiser step; the student and the heads each have
+    # one, so a recipe's steps (batches) are doubled for the Trainer's counters.
+    n_opt = 2
     ckpt_dir = out / "checkpoints"
     callbacks = [
         # rolling last.ckpt for --resume (mid-epoch: data position and RNG state included)
-        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=t.checkpoint_every_n_steps,
+        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=t.checkpoint_every_n_steps * n_opt,
                         save_top_k=0, save_last=True, enable_version_counter=False),
         ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min",
                         save_top_k=1, enable_version_counter=False),
@@ -131,9 +136,11 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     trainer = L.Trainer(
         accelerator=tr.accelerator, devices=tr.devices, strategy=tr.strategy,
         num_nodes=tr.num_nodes, precision=tr.precision,
-        max_epochs=t.max_epochs, max_steps=t.max_steps,
+        max_epochs=t.max_epochs, max_steps=t.max_steps * n_opt if t.max_steps > 0 else -1,
         val_check_interval=t.val_check_interval, log_every_n_steps=t.log_every_n_steps,
-        logger=CSVLogger(save_dir=str(out), name="logs", version=""),
+        # one folder per attempt: Lightning's CSVLogger would overwrite an earlier attempt's
+        # metrics on --resume; _merge_metrics joins them into logs/metrics.csv
+        logger=CSVLogger(save_dir=str(out), name="logs", version=_next_attempt(out / "logs")),
         callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=progress,
         use_distributed_sampler=False,  # our sampler shards batches across ranks itself
         default_root_dir=str(out), num_sanity_val_steps=0,
@@ -142,12 +149,28 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
 
     if trainer.global_rank != 0:
         return out / "featurizer"
+    _merge_metrics(out / "logs")
     best = ckpt_dir / "best.ckpt"
     if best.exists():
         # copy of the best weights, not a reference to the live module (the reference bug)
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     return _write_featurizer(out, recipe, module, dm, trainer)
+
+
+def _next_attempt(logs: Path) -> str:
+    return f"attempt_{len(list(logs.glob('attempt_*')))}"
+
+
+def _merge_metrics(logs: Path) -> None:
+    """Concatenate every attempt's metrics.csv into logs/metrics.csv (by step)."""
+    import pandas as pd
+
+    parts = [pd.read_csv(p) for p in sorted(logs.glob("attempt_*/metrics.csv"))
+             if p.stat().st_size > 0]
+    if parts:
+        merged = pd.concat(parts, ignore_index=True)
+        merged.to_csv(logs / "metrics.csv", index=False)
 
 
 def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
@@ -175,7 +198,7 @@ def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
                    "fingerprint": dm.corpus.fingerprint},
         "objective": recipe.objective.name,
         "validation": metrics,
-        "global_step": int(trainer.global_step),
+        "global_step": int(trainer.fit_loop.total_batch_idx + 1),  # optimisation steps
         "recipe": recipe.model_dump(mode="json"),
     }
     directory = save_artifact(out / "featurizer", module.student,

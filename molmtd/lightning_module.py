@@ -35,15 +35,19 @@ class DistillModule(L.LightningModule):
     """
 
     def __init__(self, student: dict, teacher_dims: dict[str, int], objective: dict,
-                 training: dict):
+                 training: dict, statistics: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["statistics"])
         self.automatic_optimization = False
         self.student = GNNStudent.from_config(student)
-        self.teacher_dims = dict(teacher_dims)
+        # Standardisers are fixed before the heads exist: constant teacher dimensions are
+        # dropped, so each head's width is the teacher's informative dimension count.
+        stats = statistics or {label: (np.zeros(d), np.ones(d)) for label, d in teacher_dims.items()}
         self.standardizers = nn.ModuleDict({
-            label: TeacherStandardizer(torch.zeros(d), torch.ones(d))
-            for label, d in teacher_dims.items()})
+            label: TeacherStandardizer(torch.as_tensor(mean), torch.as_tensor(std),
+                                       scale=bool(objective["standardize_teachers"]))
+            for label, (mean, std) in stats.items()})
+        self.teacher_dims = {label: st.out_dim for label, st in self.standardizers.items()}
         self.objective = build_objective(
             objective["name"], self.student.out_dim, self.teacher_dims,
             n_modes=objective["n_modes"], hidden_dim=objective["head_hidden_dim"],
@@ -53,13 +57,7 @@ class DistillModule(L.LightningModule):
         # resume, so they stay out of checkpoints and of the optimisers.
         self.marginals: dict[str, MarginalDensity] = {}
 
-    # -- statistics fixed before training ----------------------------------------------
-    def set_teacher_statistics(self, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Fix the per-dimension mean/std used to standardise each teacher."""
-        for label, (mean, std) in stats.items():
-            self.standardizers[label] = TeacherStandardizer(
-                torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32))
-
+    # -- MI diagnostic --------------------------------------------------------------------
     def fit_marginals(self, samples: dict[str, np.ndarray], n_modes: int, seed: int) -> None:
         """Fit the unconditional densities p_k(t) used by the MI diagnostic."""
         for label, rows in samples.items():
@@ -161,13 +159,17 @@ class DistillModule(L.LightningModule):
 
     # -- exact resume: RNG state travels with the checkpoint --------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # plain tensors and tuples only: Lightning reloads checkpoints with weights_only=True
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
         checkpoint["molmtd_rng"] = {
-            "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
             "python": random.getstate()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         rng = checkpoint.get("molmtd_rng")
         if rng:
             torch.set_rng_state(rng["torch"])
-            np.random.set_state(rng["numpy"])
+            kind, keys, pos, has_gauss, cached = rng["numpy"]
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
             random.setstate(rng["python"])

@@ -17,7 +17,7 @@ from molmtd.teachers.base import (
 )
 
 # family modules register themselves on import; each must keep its top-level imports light
-from molmtd.teachers import fingerprints, files  # noqa: E402,F401  isort: skip
+from molmtd.teachers import distilled, files, fingerprints  # noqa: E402,F401  isort: skip
 
 try:  # optional families written in their own files; absent ones are simply not registered
     from molmtd.teachers import gnn, smiles  # noqa: F401

@@ -21,6 +21,7 @@ __all__ = [
     "get_teacher",
     "list_teachers",
     "teacher_names",
+    "split_spec_list",
 ]
 
 
@@ -211,6 +212,23 @@ def format_spec(name: str, params: dict[str, object]) -> str:
             text = f'"{text}"'
         parts.append(f"{key}={text}")
     return f"{name}:{','.join(parts)}"
+
+
+def split_spec_list(text: str) -> list[str]:
+    """Split "ecfp:radius=2,size=1024,maccs" into specs.
+
+    Specs carry commas inside their parameters, so a new spec starts at a comma whose
+    item has no "=" before any ":" (a bare name such as "maccs" or "chemprop:...").
+    """
+    items: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if items and "=" in part.split(":", 1)[0]:
+            items[-1] += "," + part
+        else:
+            items.append(part)
+    return items
 
 
 def get_teacher(spec: str | Teacher, **runtime: object) -> Teacher:

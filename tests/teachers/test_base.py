@@ -43,3 +43,11 @@ def test_registry_lists_families():
 def test_teacher_output_validates_shapes():
     with pytest.raises(ValueError, match="embeddings must be"):
         TeacherOutput(np.zeros((3, 2), np.float32), np.ones(2, bool))
+
+
+def test_split_spec_list_keeps_parameters_together():
+    from molmtd.teachers.base import split_spec_list
+
+    assert split_spec_list("ecfp:radius=2,size=1024, maccs,chemprop:checkpoint=a/0,physchem") == [
+        "ecfp:radius=2,size=1024", "maccs", "chemprop:checkpoint=a/0", "physchem"]
+    assert split_spec_list("") == []

@@ -1,0 +1,47 @@
+"""A distilled molmtd featurizer used as a teacher ("molmtd:featurizer=runs/x/featurizer").
+
+Lets `molmtd evaluate --against` compare distilled models with each other (e.g. the
+gaussian student against an l2 or cosine one) and lets a student teach the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from molmtd.teachers.base import Teacher, TeacherOutput, register_teacher
+
+__all__ = ["DistilledTeacher"]
+
+
+@register_teacher("molmtd", "distilled")
+class DistilledTeacher(Teacher):
+    """A molmtd featurizer artifact, by path or released name."""
+
+    def __init__(self, featurizer: str, batch_size: int = 256, device: str = "cpu"):
+        self.featurizer = featurizer
+        self.batch_size = batch_size
+        self.device = device
+
+    def _artifact(self):
+        if not hasattr(self, "_loaded"):
+            from molmtd.artifact import load_artifact
+
+            self._loaded = load_artifact(self.featurizer, device=self.device,
+                                         batch_size=self.batch_size)
+        return self._loaded
+
+    @property
+    def dim(self) -> int:
+        return self._artifact().dim
+
+    @property
+    def version(self) -> str:
+        from molmtd.artifact import WEIGHTS
+
+        weights = Path(self._artifact().directory) / WEIGHTS
+        return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+
+    def embed(self, smiles: Sequence[str]) -> TeacherOutput:
+        return self._artifact().embed(smiles)

@@ -1,0 +1,111 @@
+"""End to end: a small recipe through corpus, teachers, graphs, training and artifact."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molmtd.artifact import load_artifact
+from molmtd.distill import RunDirectoryError, distill
+from molmtd.recipe import load_recipe
+
+MESSY = ["CCO", "", "not_a_smiles", "CC(=O)[O-].[Na+]", "OCC", "c1cccc1", "C" * 200]
+MESSY_REASONS = {1: "empty", 2: "unparseable", 4: "duplicate of input 0", 5: "sanitiz"}
+
+
+def _recipe(tmp_path, corpus_file, **training):
+    return load_recipe(data={
+        "name": "tiny", "seed": 0,
+        "corpus": {"source": str(corpus_file), "max_molecules": None, "n_jobs": 1},
+        "teachers": ["maccs", "ecfp-count:radius=2,size=256"],
+        "store": {"cache_dir": str(tmp_path / "cache"), "n_jobs": 1, "shard_size": 100},
+        "student": {"num_layers": 2, "hidden_dim": 32},
+        "objective": {"head_hidden_dim": 32, "mi_fit_molecules": 100},
+        "training": {"batch_size": 32, "lr": 3e-3, "max_epochs": 4, "val_fraction": 0.2,
+                     "checkpoint_every_n_steps": 5, "early_stopping_patience": None,
+                     "log_every_n_steps": 1,
+                     **training},
+    })
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory, moses_smiles):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.smi"
+    path.write_text("\n".join(MESSY + moses_smiles[:250]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, corpus_file):
+    tmp = tmp_path_factory.mktemp("run")
+    recipe = _recipe(tmp, corpus_file)
+    featurizer = distill(recipe, tmp / "out", progress=False)
+    return recipe, tmp, featurizer
+
+
+def test_messy_corpus_completes_and_reports_each_invalid_row(finished_run):
+    recipe, tmp, featurizer = finished_run
+    (report,) = (tmp / "cache" / "corpora").glob("*/invalid.csv")
+    invalid = pd.read_csv(report, keep_default_na=False)
+    got = dict(zip(invalid["position"], invalid["reason"]))
+    assert set(got) == set(MESSY_REASONS)
+    for pos, fragment in MESSY_REASONS.items():
+        assert fragment in got[pos].lower()
+    table = pd.read_parquet(next((tmp / "cache" / "corpora").glob("*/corpus.parquet")))
+    keys = dict(zip(table["position"], table["key"]))
+    assert keys[3] == "CC(=O)O"  # salt stripped
+    assert keys[6] == "C" * 200  # the 200-atom molecule is kept and trained on
+    assert (featurizer / "model.safetensors").is_file()
+
+
+def test_every_teacher_validation_loss_falls(finished_run):
+    _, tmp, _ = finished_run
+    metrics = pd.read_csv(tmp / "out" / "logs" / "metrics.csv")
+    val = metrics.dropna(subset=["val/loss"])
+    for teacher in ("maccs", "ecfp-count"):
+        series = val[f"val/loss/{teacher}"].to_numpy()
+        assert series[-1] < series[0], (teacher, series)
+    assert val["val/mi/maccs"].iloc[-1] > 0
+
+
+def test_artifact_embeds_new_smiles_deterministically(finished_run):
+    _, _, featurizer = finished_run
+    art = load_artifact(featurizer)
+    smiles = ["c1ccncc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "bad((", "[Na+].[Cl-]"]
+    a, b = art.embed(smiles), load_artifact(featurizer).embed(smiles)
+    assert a.embeddings.shape == (4, 32) and a.embeddings.dtype == np.float32
+    assert a.ok.tolist() == [True, True, False, True]
+    assert np.isnan(a.embeddings[2]).all() and 2 in a.reasons
+    np.testing.assert_array_equal(a.embeddings, b.embeddings)
+    config = json.loads((featurizer / "config.json").read_text())
+    assert config["teachers"] == ["maccs", "ecfp-count:radius=2,size=256"]
+    card = (featurizer / "card.md").read_text()
+    assert "maccs" in card and "MI estimate" in card
+
+
+def test_existing_run_needs_resume(finished_run):
+    recipe, tmp, _ = finished_run
+    with pytest.raises(RunDirectoryError, match="--resume"):
+        distill(recipe, tmp / "out", progress=False)
+
+
+def test_resume_continues_step_counter_and_reuses_caches(tmp_path, corpus_file):
+    first = _recipe(tmp_path, corpus_file, max_steps=12, max_epochs=10)
+    distill(first, tmp_path / "out", progress=False)
+    last = tmp_path / "out" / "checkpoints" / "last.ckpt"
+    import torch
+
+    step_before = torch.load(last, weights_only=False, map_location="cpu")["global_step"]
+    assert step_before > 0
+
+    # caches are reused: no shard or chunk file is written again
+    cache_files = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.npy")}
+    assert cache_files
+    second = _recipe(tmp_path, corpus_file, max_steps=24, max_epochs=10)
+    distill(second, tmp_path / "out", resume=True, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in cache_files} == cache_files
+    step_after = torch.load(last, weights_only=False, map_location="cpu")["global_step"]
+    assert step_after > step_before
+    steps = pd.read_csv(tmp_path / "out" / "logs" / "metrics.csv")["step"].dropna()
+    assert steps.max() >= 23
