@@ -37,8 +37,8 @@ def _done_shards(cache: Path) -> dict[Path, int]:
             shards = json.loads(manifest.read_text())["shards"]
         except (json.JSONDecodeError, KeyError):
             continue
-        for s in shards:
-            path = manifest.parent / f"shard_{int(s):05d}.emb.npy"
+        for shard in shards:
+            path = manifest.parent / shard["emb_file"]
             files[path] = path.stat().st_mtime_ns
     return files
 

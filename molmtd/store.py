@@ -1,0 +1,463 @@
+"""Sharded on-disk store of one teacher's embeddings of one corpus: resumable, checksummed.
+
+Layout of a store directory::
+
+    manifest.json             format, teacher spec and version, dim, dtype, keys hash,
+                              finished shards (rows, file names, sha256, n_ok)
+    keys.txt                  one key (standardised SMILES) per line, row order
+    shard_00000.emb.npy       float16/float32 [rows, dim], NaN where not ok (memory-mappable)
+    shard_00000.ok.npy        bool [rows]
+    shard_00000.reasons.json  {row in shard: why the teacher could not embed it}
+
+A shard's files are written under temporary names and renamed (``os.replace``); only then
+is the shard added to the manifest, itself replaced atomically. So ``kill -9`` at any
+moment loses at most the shard in progress, and a build resumed on the same directory
+never recomputes a finished shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from molmtd.errors import ShapeError, StoreError
+
+__all__ = ["EmbeddingStore", "FORMAT_VERSION"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_DTYPES = ("float16", "float32")
+_F16_MAX = float(np.finfo(np.float16).max)  # 65504
+_STATS_BLOCK = 4096  # rows per block in mean_std: 4096 x 2048 float64 = 64 MiB
+# manifest fields that must match for a build to resume in an existing directory
+_IDENTITY = ("format_version", "teacher_spec", "teacher_version", "n_molecules", "keys_sha256",
+             "dtype", "shard_size")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _keys_sha256(keys: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for key in keys:
+        h.update(key.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _replace_atomic(tmp: Path, final: Path) -> None:
+    with open(tmp, "rb+") as fh:  # flushed to disk before the rename makes it visible
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+    _replace_atomic(tmp, path)
+
+
+def _save_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    _replace_atomic(tmp, path)
+
+
+def _shard_names(index: int) -> dict[str, str]:
+    stem = f"shard_{index:05d}"
+    return {"emb_file": f"{stem}.emb.npy", "ok_file": f"{stem}.ok.npy",
+            "reasons_file": f"{stem}.reasons.json"}
+
+
+class EmbeddingStore:
+    """One teacher's embeddings of a keyed corpus, read lazily from disk.
+
+    Build with :meth:`build`; open an existing store with ``EmbeddingStore(directory)``
+    (reads only ``manifest.json``; shards are memory-mapped on first use).
+
+    Args:
+        directory: the store directory.
+
+    Raises:
+        StoreError: the directory holds no store or a store of another format version.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        path = self.directory / "manifest.json"
+        if not path.is_file():
+            raise StoreError(f"{self.directory} holds no embedding store (no manifest.json); "
+                             "build one with EmbeddingStore.build(teacher, keys, directory)")
+        self.manifest = json.loads(path.read_text())
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise StoreError(
+                f"embedding store {self.directory} has format version "
+                f"{self.manifest.get('format_version')!r}, this molmtd reads {FORMAT_VERSION}; "
+                "delete the directory so that it is rebuilt")
+        self._shards = {int(s["index"]): s for s in self.manifest["shards"]}
+        self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._keys: list[str] | None = None
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def build(cls, teacher, keys: Sequence[str], directory: str | Path, *,
+              shard_size: int = 10_000, dtype: str = "float32", batch_size: int | None = None,
+              progress: bool = True) -> EmbeddingStore:
+        """Embed ``keys`` with ``teacher`` into ``directory``; finished shards are kept.
+
+        Args:
+            teacher: a :class:`~molmtd.teachers.base.Teacher`.
+            keys: standardised SMILES, in corpus order (row ``i`` of the store is ``keys[i]``).
+            directory: created if missing; an existing store there is resumed.
+            shard_size: molecules per shard file.
+            dtype: "float32" or "float16" (half the disk and page cache).
+            batch_size: molecules per ``teacher.embed`` call; None = one call per shard.
+            progress: show a tqdm bar (progress is logged either way).
+
+        Returns:
+            The store, opened for reading.
+
+        Raises:
+            StoreError: the directory holds a store of another teacher spec, teacher
+                version, key list, dtype or shard size (the message says what differs);
+                or a float16 store would overflow.
+            ShapeError: the teacher returned arrays of the wrong shape.
+            ValueError: a bad ``dtype``, ``shard_size`` or ``batch_size``, or a key with a
+                line break.
+        """
+        if dtype not in _DTYPES:
+            raise ValueError(f"The 'dtype' parameter of EmbeddingStore.build must be one of "
+                             f"{_DTYPES}. Got {dtype!r} instead.")
+        for name, value in (("shard_size", shard_size), ("batch_size", batch_size)):
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"The {name!r} parameter of EmbeddingStore.build must be a "
+                                 f"positive integer. Got {value!r} instead.")
+        directory = Path(directory)
+        keys = [str(k) for k in keys]
+        bad = next((i for i, k in enumerate(keys) if "\n" in k or "\r" in k), None)
+        if bad is not None:
+            raise ValueError(f"key {bad} ({keys[bad][:60]!r}) contains a line break; keys "
+                             "must be standardised SMILES")
+        identity = {"format_version": FORMAT_VERSION, "teacher_spec": teacher.spec,
+                    "teacher_version": teacher.version, "n_molecules": len(keys),
+                    "keys_sha256": _keys_sha256(keys), "dtype": dtype,
+                    "shard_size": int(shard_size)}
+        manifest = cls._open_or_create(directory, identity)
+        if manifest["dim"] is None:  # a new store: keys first, then the manifest names them
+            manifest["dim"] = int(teacher.dim)
+            _save_text(directory / "keys.txt", "".join(k + "\n" for k in keys))
+            _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
+        n_shards = manifest["n_shards"]
+        done = {int(s["index"]) for s in manifest["shards"]}
+        for s in sorted(done):
+            names = _shard_names(s)
+            if not all((directory / names[f]).is_file() for f in ("emb_file", "ok_file")):
+                log.warning("embedding store %s: shard %d is in the manifest but its files are "
+                            "gone; recomputing it", directory, s)
+                manifest["shards"] = [x for x in manifest["shards"] if x["index"] != s]
+                done.discard(s)
+        todo = [s for s in range(n_shards) if s not in done]
+        if not todo:
+            log.debug("embedding store %s is complete (%s)", directory, teacher.spec)
+            return cls(directory)
+        if teacher.dim != manifest["dim"]:
+            raise StoreError(f"embedding store {directory} holds dim {manifest['dim']} but "
+                             f"teacher {teacher.spec} now gives dim {teacher.dim}; delete the "
+                             "directory or choose another cache dir")
+        if done:
+            log.info("%s: resuming embedding store %s, %d of %d shards already done",
+                     teacher.spec, directory, len(done), n_shards)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            finished = sum(min(shard_size, len(keys) - s * shard_size) for s in done)
+            bar = tqdm(total=len(keys), initial=finished, unit="mol", desc=teacher.spec,
+                       dynamic_ncols=True)
+        t0, n_new = time.perf_counter(), 0
+        try:
+            for s in todo:
+                start, stop = s * shard_size, min((s + 1) * shard_size, len(keys))
+                emb, ok, reasons = cls._embed_shard(teacher, keys[start:stop], start,
+                                                    batch_size, bar)
+                entry = cls._write_shard(directory, s, start, stop, emb, ok, reasons, dtype,
+                                         teacher.spec)
+                manifest["shards"].append(entry)
+                manifest["shards"].sort(key=lambda x: x["index"])
+                _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
+                n_new += stop - start
+                rate = n_new / max(time.perf_counter() - t0, 1e-9)
+                log.info("%s: shard %d/%d written (%d of %d embedded, %.0f mol/s)",
+                         teacher.spec, s + 1, n_shards, int(ok.sum()), stop - start, rate)
+        finally:
+            if bar is not None:
+                bar.close()
+        return cls(directory)
+
+    @staticmethod
+    def _open_or_create(directory: Path, identity: dict) -> dict:
+        path = directory / "manifest.json"
+        if path.is_file():
+            manifest = json.loads(path.read_text())
+            diff = [k for k in _IDENTITY if manifest.get(k) != identity[k]]
+            if diff:
+                what = "; ".join(f"{k}: store has {manifest.get(k)!r}, requested {identity[k]!r}"
+                                 for k in diff)
+                raise StoreError(
+                    f"embedding store {directory} was built for something else ({what}); "
+                    "delete that directory to rebuild it, or choose another cache dir")
+            if not (directory / "keys.txt").is_file():
+                raise StoreError(f"embedding store {directory} has a manifest but no keys.txt; "
+                                 "delete the directory and build again")
+            for tmp in directory.glob("*.tmp"):  # left by a build killed mid-write
+                tmp.unlink()
+            return manifest
+        # dim is asked of the teacher only for a new store or unfinished work: a finished
+        # store never asks (for some teachers dim loads a model or a file)
+        directory.mkdir(parents=True, exist_ok=True)
+        n = identity["n_molecules"]
+        manifest = {**identity, "dim": None, "n_shards": -(-n // identity["shard_size"]),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shards": []}
+        return manifest
+
+    @staticmethod
+    def _embed_shard(teacher, keys: list[str], offset: int, batch_size: int | None, bar):
+        dim = teacher.dim
+        emb = np.full((len(keys), dim), np.nan, dtype=np.float32)
+        ok = np.zeros(len(keys), dtype=bool)
+        reasons: dict[int, str] = {}
+        step = batch_size or max(1, len(keys))
+        for b in range(0, len(keys), step):
+            batch = keys[b:b + step]
+            out = teacher.embed(batch)
+            if out.embeddings.shape != (len(batch), dim):
+                raise ShapeError(f"teacher {teacher.spec} embeddings for rows "
+                                 f"{offset + b}..{offset + b + len(batch) - 1}",
+                                 (len(batch), dim), out.embeddings.shape)
+            emb[b:b + len(batch)] = out.embeddings
+            ok[b:b + len(batch)] = out.ok
+            reasons.update({b + i: r for i, r in out.reasons.items()})
+            if bar is not None:
+                bar.update(len(batch))
+        # a non-finite value would poison every loss it enters: mask the row instead
+        broken = ok & ~np.isfinite(emb).all(axis=1)
+        if broken.any():
+            log.warning("%s: %d molecules got non-finite embeddings (first: row %d); they "
+                        "are masked", teacher.spec, int(broken.sum()),
+                        offset + int(np.flatnonzero(broken)[0]))
+            for i in np.flatnonzero(broken):
+                reasons[int(i)] = "teacher returned non-finite values"
+            ok &= ~broken
+        emb[~ok] = np.nan
+        for i in np.flatnonzero(~ok):
+            reasons.setdefault(int(i), "teacher gave no reason")
+        return emb, ok, reasons
+
+    @staticmethod
+    def _write_shard(directory: Path, index: int, start: int, stop: int, emb: np.ndarray,
+                     ok: np.ndarray, reasons: dict[int, str], dtype: str, spec: str) -> dict:
+        if dtype == "float16":
+            big = float(np.abs(emb[ok]).max(initial=0.0))
+            if big > _F16_MAX:
+                row = start + int(np.flatnonzero(ok & (np.abs(emb) > _F16_MAX).any(1))[0])
+                raise StoreError(
+                    f"teacher {spec} produced |value| {big:.4g} (first at row {row}), beyond "
+                    f"float16's range (+-{_F16_MAX:.0f}); build this store with "
+                    "dtype='float32' (recipe: store.dtype: float32)")
+        names = _shard_names(index)
+        _save_npy(directory / names["emb_file"], emb.astype(dtype))
+        _save_npy(directory / names["ok_file"], ok)
+        _save_text(directory / names["reasons_file"],
+                   json.dumps({str(k): v for k, v in sorted(reasons.items())}))
+        return {"index": index, "start": start, "stop": stop,
+                "files": [names["emb_file"], names["ok_file"]], **names,
+                "emb_sha256": _sha256_file(directory / names["emb_file"]),
+                "ok_sha256": _sha256_file(directory / names["ok_file"]),
+                "n_ok": int(ok.sum())}
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        """Canonical spec of the teacher that built the store."""
+        return self.manifest["teacher_spec"]
+
+    @property
+    def version(self) -> str:
+        """The teacher's version string at build time."""
+        return self.manifest["teacher_version"]
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
+    @property
+    def dtype(self) -> str:
+        """On-disk dtype ("float16" or "float32"); :meth:`rows` always returns float32."""
+        return self.manifest["dtype"]
+
+    @property
+    def shard_size(self) -> int:
+        return int(self.manifest["shard_size"])
+
+    def __len__(self) -> int:
+        return int(self.manifest["n_molecules"])
+
+    @property
+    def n_ok(self) -> int:
+        """Molecules the teacher embedded, over finished shards."""
+        return sum(int(s["n_ok"]) for s in self._shards.values())
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether every shard is built."""
+        return len(self._shards) == int(self.manifest["n_shards"])
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys, in row order (read from keys.txt once)."""
+        if self._keys is None:
+            text = (self.directory / "keys.txt").read_text()
+            self._keys = text.split("\n")[:-1] if text else []
+            if len(self._keys) != len(self):
+                raise StoreError(f"embedding store {self.directory}: keys.txt has "
+                                 f"{len(self._keys)} keys, the manifest {len(self)}; delete "
+                                 "the directory and build again")
+        return self._keys
+
+    def _shard(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index not in self._maps:
+            entry = self._shards.get(index)
+            if entry is None:
+                raise StoreError(f"embedding store {self.directory}: shard {index} is not "
+                                 "built yet; run the build again (it resumes)")
+            self._maps[index] = (
+                np.load(self.directory / entry["emb_file"], mmap_mode="r"),
+                np.load(self.directory / entry["ok_file"]),
+            )
+        return self._maps[index]
+
+    def rows(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings and ok mask of arbitrary rows (any order, repeats allowed).
+
+        Shapes:
+            indices: ``[k]`` ints in ``[0, len)`` -> (float32 ``[k, dim]``, NaN where not
+            ok; bool ``[k]``).
+
+        Raises:
+            IndexError: an index out of range.
+            StoreError: a row lies in a shard that is not built.
+        """
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
+            bad = indices[(indices < 0) | (indices >= len(self))][0]
+            raise IndexError(f"row {bad} out of range for embedding store of {len(self)} rows")
+        out = np.empty((len(indices), self.dim), dtype=np.float32)
+        ok = np.empty(len(indices), dtype=bool)
+        shard_of = indices // self.shard_size
+        for s in np.unique(shard_of):
+            where = np.flatnonzero(shard_of == s)
+            emb, mask = self._shard(int(s))
+            local = indices[where] - s * self.shard_size
+            order = np.argsort(local, kind="stable")  # ascending reads from the memmap
+            out[where[order]] = emb[local[order]]
+            ok[where] = mask[local]
+        return out, ok
+
+    def ok_mask(self) -> np.ndarray:
+        """Bool ``[n]``: whether the teacher embedded each molecule (False in unbuilt shards)."""
+        mask = np.zeros(len(self), dtype=bool)
+        for s, entry in self._shards.items():
+            mask[entry["start"]:entry["stop"]] = self._shard(s)[1]
+        return mask
+
+    def reasons(self) -> dict[int, str]:
+        """Row -> why the teacher could not embed that molecule, over finished shards."""
+        out: dict[int, str] = {}
+        for entry in sorted(self._shards.values(), key=lambda e: e["index"]):
+            path = self.directory / entry["reasons_file"]
+            if path.is_file():
+                out.update({entry["start"] + int(k): v
+                            for k, v in json.loads(path.read_text()).items()})
+        return out
+
+    def mean_std(self, indices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-dimension mean and (population) std over the ok rows among ``indices``.
+
+        Streams over blocks of rows in float64, merging block statistics with Chan et al.'s
+        pairwise update, so a corpus larger than memory is fine. A constant dimension
+        gets std 0 (never NaN); callers decide how to scale it.
+
+        Shapes:
+            indices: ``[k]`` rows, or None for all -> (mean ``[dim]``, std ``[dim]``).
+
+        Raises:
+            StoreError: no ok row among ``indices``, or a needed shard is not built.
+        """
+        wanted = None
+        if indices is not None:
+            wanted = np.zeros(len(self), dtype=bool)
+            wanted[np.asarray(indices, dtype=np.int64)] = True
+        count, mean, m2 = 0, np.zeros(self.dim), np.zeros(self.dim)
+        for s in range(int(self.manifest["n_shards"])):
+            start = s * self.shard_size
+            stop = min(start + self.shard_size, len(self))
+            if wanted is not None and not wanted[start:stop].any():
+                continue
+            emb, ok = self._shard(s)
+            rows = np.flatnonzero(ok if wanted is None else ok & wanted[start:stop])
+            for b in range(0, len(rows), _STATS_BLOCK):  # bounded memory for wide teachers
+                x = np.asarray(emb[rows[b:b + _STATS_BLOCK]], dtype=np.float64)
+                n_b, mean_b = len(x), x.mean(axis=0)
+                m2_b = np.square(x - mean_b).sum(axis=0)
+                delta = mean_b - mean
+                total = count + n_b
+                mean = mean + delta * (n_b / total)
+                m2 = m2 + m2_b + np.square(delta) * (count * n_b / total)
+                count = total
+        if count == 0:
+            raise StoreError(f"embedding store {self.directory} ({self.spec}): no embedded "
+                             "rows among the requested ones to compute statistics from")
+        return mean, np.sqrt(np.maximum(m2, 0.0) / count)
+
+    def verify(self) -> None:
+        """Recompute every finished shard's checksums (and the keys hash).
+
+        Raises:
+            StoreError: naming the first shard (or keys.txt) that does not match.
+        """
+        if _keys_sha256(self.keys) != self.manifest["keys_sha256"]:
+            raise StoreError(f"embedding store {self.directory}: keys.txt does not match the "
+                             "manifest; delete the directory and build again")
+        for s in sorted(self._shards):
+            entry = self._shards[s]
+            for kind in ("emb", "ok"):
+                path = self.directory / entry[f"{kind}_file"]
+                if not path.is_file() or _sha256_file(path) != entry[f"{kind}_sha256"]:
+                    raise StoreError(
+                        f"embedding store {self.directory}: shard {s} ({path.name}) is "
+                        "missing or corrupt; delete the directory (or that shard's entry in "
+                        "manifest.json and its files) and build again")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_maps"] = {}  # memmaps reopen in the receiving process
+        return state
+
+    def __repr__(self) -> str:
+        done = "" if self.is_complete else \
+            f", {len(self._shards)}/{self.manifest['n_shards']} shards built"
+        return f"EmbeddingStore({self.spec!r}, n={len(self)}, dim={self.dim}{done})"

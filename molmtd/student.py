@@ -1,0 +1,334 @@
+"""The student: a GNN encoder over categorical atom/bond features, built from torch-geometric.
+
+Atom and bond features (see :mod:`molmtd.graphs`) are embedded by table look-ups. Each
+layer that reads bonds gets its own bond embedding at the width the convolution needs, so
+no layer applies a Linear to every edge: GINEConv is called without ``edge_dim`` (its
+``edge_dim`` adds a width x width Linear over all edges, about half of a layer's time in
+the reference, although bond features take only a handful of distinct values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric import nn as gnn
+
+from molmtd.errors import ShapeError
+
+__all__ = ["GNNStudent", "FeatureEmbedding", "GNNLayer", "list_components"]
+
+
+class FeatureEmbedding(nn.Module):
+    """Sum over categorical columns of one learned vector per value (OGB's AtomEncoder).
+
+    One ``nn.EmbeddingBag(mode="sum")`` over offset indices computes the same sum as one
+    ``nn.Embedding`` per column, in one kernel (measured 2x faster forward+backward on CPU
+    for 12k edges at width 300). Each column's table is initialised like OGB's encoders.
+
+    Args:
+        feature_dims: vocabulary size of each column.
+        out_dim: embedding width.
+
+    Shapes:
+        - **input:** long ``[N, len(feature_dims)]``
+        - **output:** ``[N, out_dim]``
+    """
+
+    def __init__(self, feature_dims: Sequence[int], out_dim: int):
+        super().__init__()
+        self.feature_dims = [int(d) for d in feature_dims]
+        self.out_dim = out_dim
+        self.bag = nn.EmbeddingBag(sum(self.feature_dims), out_dim, mode="sum")
+        offsets = torch.tensor([0, *self.feature_dims[:-1]]).cumsum(0)
+        self.register_buffer("offsets", offsets, persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            for start, dim in zip(self.offsets.tolist(), self.feature_dims, strict=True):
+                nn.init.xavier_uniform_(self.bag.weight[start:start + dim])
+
+    def forward(self, features: Tensor) -> Tensor:
+        if features.dim() != 2 or features.size(1) != len(self.feature_dims):
+            raise ShapeError(f"{type(self).__name__} input (categorical feature indices)",
+                             ("N", len(self.feature_dims)), tuple(features.shape))
+        return self.bag(features + self.offsets)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.feature_dims}, {self.out_dim})"
+
+
+# -- registries ---------------------------------------------------------------------------
+GAT_HEADS = 4
+
+
+def _bond_rank(hidden_dim: int, bond_feature_dims: Sequence[int]) -> int:
+    # A sum of per-feature embeddings spans at most sum(bond_feature_dims) dimensions, so
+    # a wider edge input to GAT's own edge Linear would add cost and no expressiveness.
+    return min(hidden_dim, sum(bond_feature_dims))
+
+
+@dataclass(frozen=True)
+class _Conv:
+    build: Callable[[int, int | None], nn.Module]  # (hidden_dim, edge width) -> layer
+    edge_width: Callable[[int, Sequence[int]], int | None]  # None: the conv ignores bonds
+
+
+def _mlp(d: int) -> nn.Module:
+    return gnn.MLP([d, d, d], norm=None)  # Linear, ReLU, Linear
+
+
+CONVS: dict[str, _Conv] = {
+    "gine": _Conv(lambda d, e: gnn.GINEConv(_mlp(d)), lambda d, bonds: d),
+    "gin": _Conv(lambda d, e: gnn.GINConv(_mlp(d)), lambda d, bonds: None),
+    "gat": _Conv(lambda d, e: gnn.GATConv(d, d // GAT_HEADS, heads=GAT_HEADS, edge_dim=e),
+                 _bond_rank),
+    "gatv2": _Conv(lambda d, e: gnn.GATv2Conv(d, d // GAT_HEADS, heads=GAT_HEADS, edge_dim=e),
+                   _bond_rank),
+    "graphsage": _Conv(lambda d, e: gnn.SAGEConv(d, d), lambda d, bonds: None),
+}
+# name -> (factory, whether forward takes (x, batch, batch_size))
+NORMS: dict[str, tuple[Callable[[int], nn.Module], bool]] = {
+    "layer": (lambda d: gnn.LayerNorm(d, mode="node"), False),  # per atom, as the reference
+    "batch": (lambda d: gnn.BatchNorm(d, allow_single_element=True), False),
+    "graph": (lambda d: gnn.GraphNorm(d), True),
+    "none": (lambda d: nn.Identity(), False),
+}
+POOLINGS: dict[str, Callable[[int], gnn.Aggregation]] = {
+    "mean": lambda d: gnn.MeanAggregation(),
+    "sum": lambda d: gnn.SumAggregation(),
+    "max": lambda d: gnn.MaxAggregation(),
+    # no gate bias: the softmax over a molecule's atoms cancels it (its gradient is zero)
+    "attention": lambda d: gnn.AttentionalAggregation(gate_nn=nn.Linear(d, 1, bias=False)),
+}
+
+
+def list_components() -> dict[str, list[str]]:
+    """The names :class:`GNNStudent` accepts for ``conv``, ``norm`` and ``pooling``."""
+    return {"conv": sorted(CONVS), "norm": sorted(NORMS), "pooling": sorted(POOLINGS)}
+
+
+# -- one layer ----------------------------------------------------------------------------
+def _check(ok: bool, name: str, value, expected: str, owner: str = "GNNStudent") -> None:
+    if not ok:
+        raise ValueError(f"The {name!r} parameter of {owner} must be {expected}. "
+                         f"Got {value!r} instead.")
+
+
+def _is_int(value, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+class GNNLayer(nn.Module):
+    """Convolution (with its own bond embedding), norm, ReLU, dropout, optional residual.
+
+    Args:
+        conv: a name of :func:`list_components` ``["conv"]``.
+        hidden_dim: node width in and out.
+        bond_feature_dims: vocabulary sizes of the bond features.
+        norm: a name of :func:`list_components` ``["norm"]``.
+        activation: apply ReLU (the student's last layer has none).
+        dropout: dropout probability on the layer output.
+        residual: add the layer input to its output.
+
+    Shapes:
+        - **input:** h ``[N, hidden_dim]``, edge_index ``[2, E]``, edge_attr long
+          ``[E, len(bond_feature_dims)]``, batch ``[N]``
+        - **output:** ``[N, hidden_dim]``
+    """
+
+    def __init__(self, conv: str, hidden_dim: int, bond_feature_dims: Sequence[int], *,
+                 norm: str = "layer", activation: bool = True, dropout: float = 0.0,
+                 residual: bool = False):
+        super().__init__()
+        for name, value, table in (("conv", conv, CONVS), ("norm", norm, NORMS)):
+            _check(value in table, name, value, f"one of {sorted(table)}", type(self).__name__)
+        spec = CONVS[conv]
+        edge_width = spec.edge_width(hidden_dim, bond_feature_dims)
+        self.conv = spec.build(hidden_dim, edge_width)
+        self.bond_encoder = (None if edge_width is None
+                             else FeatureEmbedding(bond_feature_dims, edge_width))
+        make_norm, self.norm_takes_batch = NORMS[norm]
+        self.norm = make_norm(hidden_dim)
+        self.activation = activation
+        self.dropout = dropout
+        self.residual = residual
+
+    def reset_parameters(self) -> None:
+        self.conv.reset_parameters()
+        if self.bond_encoder is not None:
+            self.bond_encoder.reset_parameters()
+        if hasattr(self.norm, "reset_parameters"):
+            self.norm.reset_parameters()
+
+    def forward(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor | None, batch: Tensor,
+                num_graphs: int) -> Tensor:
+        if self.bond_encoder is None:
+            out = self.conv(h, edge_index)
+        else:
+            if edge_attr is None:
+                raise ValueError(f"conv {type(self.conv).__name__} reads bond features: pass "
+                                 "edge_attr (long [E, len(bond_feature_dims)])")
+            out = self.conv(h, edge_index, self.bond_encoder(edge_attr))
+        out = self.norm(out, batch, num_graphs) if self.norm_takes_batch else self.norm(out)
+        if self.activation:
+            out = out.relu()
+        out = F.dropout(out, self.dropout, self.training)
+        return h + out if self.residual else out
+
+
+# -- the student --------------------------------------------------------------------------
+class GNNStudent(nn.Module):
+    """Message-passing encoder: molecule graph -> one embedding per molecule.
+
+    Atom embedding, ``num_layers`` :class:`GNNLayer` (ReLU between layers, none after the
+    last, as the reference), graph pooling, then an optional Linear projection (the
+    reference: GINE, 10 layers, width 512, LayerNorm, mean pooling, Linear(512, 512)).
+
+    Args:
+        atom_feature_dims: vocabulary size of each atom feature column
+            (:data:`molmtd.graphs.ATOM_FEATURE_DIMS`).
+        bond_feature_dims: vocabulary size of each bond feature column
+            (:data:`molmtd.graphs.BOND_FEATURE_DIMS`).
+        conv: "gine", "gin", "gat", "gatv2" or "graphsage"; gine, gat and gatv2 read bond
+            features. gat/gatv2 use 4 heads, so ``hidden_dim`` must be a multiple of 4.
+        num_layers: message-passing layers.
+        hidden_dim: node width.
+        out_dim: embedding width; None means ``hidden_dim``.
+        norm: "layer" (per atom), "batch", "graph" or "none" (torch_geometric.nn.norm).
+        pooling: "mean", "sum", "max" or "attention" (torch_geometric.nn.aggr).
+        projection: a Linear(hidden_dim, out_dim) after pooling.
+        dropout: dropout probability after each layer.
+        residual: add each layer's input to its output.
+
+    Shapes:
+        - **input:** x long ``[N, len(atom_feature_dims)]``, edge_index ``[2, E]``,
+          edge_attr long ``[E, len(bond_feature_dims)]``, batch ``[N]``
+        - **output:** ``[num_graphs, out_dim]``
+
+    Raises:
+        ValueError: an unknown conv/norm/pooling name (the message lists the choices), a
+            bad number, or ``out_dim != hidden_dim`` without a projection.
+    """
+
+    def __init__(self, atom_feature_dims: Sequence[int], bond_feature_dims: Sequence[int], *,
+                 conv: str = "gine", num_layers: int = 5, hidden_dim: int = 300,
+                 out_dim: int | None = None, norm: str = "layer", pooling: str = "mean",
+                 projection: bool = True, dropout: float = 0.0, residual: bool = False):
+        super().__init__()
+        for name, dims in (("atom_feature_dims", atom_feature_dims),
+                           ("bond_feature_dims", bond_feature_dims)):
+            _check(len(dims) > 0 and all(_is_int(d, 1) for d in dims), name, dims,
+                   "a non-empty list of vocabulary sizes >= 1")
+        for name, value, table in (("conv", conv, CONVS), ("norm", norm, NORMS),
+                                   ("pooling", pooling, POOLINGS)):
+            _check(value in table, name, value, f"one of {sorted(table)}")
+        _check(_is_int(num_layers, 1), "num_layers", num_layers, "an int >= 1")
+        _check(_is_int(hidden_dim, 1), "hidden_dim", hidden_dim, "an int >= 1")
+        _check(out_dim is None or _is_int(out_dim, 1), "out_dim", out_dim, "None or an int >= 1")
+        _check(isinstance(dropout, (int, float)) and 0 <= dropout < 1, "dropout", dropout,
+               "a float in [0, 1)")
+        _check(isinstance(projection, bool), "projection", projection, "a bool")
+        _check(isinstance(residual, bool), "residual", residual, "a bool")
+        if conv in ("gat", "gatv2"):
+            _check(hidden_dim % GAT_HEADS == 0, "hidden_dim", hidden_dim,
+                   f"a multiple of {GAT_HEADS} with conv={conv!r} ({GAT_HEADS} heads)")
+        if not projection and out_dim not in (None, hidden_dim):
+            raise ValueError(f"The 'out_dim' parameter of GNNStudent must be None or equal "
+                             f"hidden_dim={hidden_dim} when projection=False. Got {out_dim!r} "
+                             "instead; set projection=True to project to another width.")
+
+        self.atom_feature_dims = [int(d) for d in atom_feature_dims]
+        self.bond_feature_dims = [int(d) for d in bond_feature_dims]
+        self.conv_name, self.norm_name, self.pooling_name = conv, norm, pooling
+        self.num_layers, self.hidden_dim = num_layers, hidden_dim
+        self.out_dim = hidden_dim if out_dim is None else out_dim
+        self.projection_enabled, self.dropout, self.residual = projection, float(dropout), residual
+
+        self.atom_encoder = FeatureEmbedding(self.atom_feature_dims, hidden_dim)
+        self.layers = nn.ModuleList(
+            GNNLayer(conv, hidden_dim, self.bond_feature_dims, norm=norm,
+                     activation=i < num_layers - 1, dropout=self.dropout, residual=residual)
+            for i in range(num_layers))
+        self.pool = POOLINGS[pooling](hidden_dim)
+        self.projection = nn.Linear(hidden_dim, self.out_dim) if projection else nn.Identity()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every parameter (as a freshly built student)."""
+        self.atom_encoder.reset_parameters()
+        for layer in self.layers:
+            layer.reset_parameters()
+        self.pool.reset_parameters()
+        if isinstance(self.projection, nn.Linear):
+            self.projection.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None,
+                batch: Tensor | None, num_graphs: int | None = None) -> Tensor:
+        """Embed a batch of molecule graphs.
+
+        Args:
+            x: atom feature indices.
+            edge_index: directed edges (each bond both ways).
+            edge_attr: bond feature indices (may be None for gin/graphsage).
+            batch: graph index of each atom; None for a single graph.
+            num_graphs: number of graphs; computed from ``batch`` when None (that costs a
+                device synchronisation on GPU).
+
+        Shapes:
+            - **input:** x long ``[N, len(atom_feature_dims)]``, edge_index ``[2, E]``,
+              edge_attr long ``[E, len(bond_feature_dims)]``, batch ``[N]``
+            - **output:** ``[num_graphs, out_dim]``
+        """
+        if batch is None:
+            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+            num_graphs = 1 if num_graphs is None else num_graphs
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        h = self.atom_encoder(x)
+        for layer in self.layers:
+            h = layer(h, edge_index, edge_attr, batch, num_graphs)
+        return self.projection(self.pool(h, batch, dim_size=num_graphs))
+
+    def forward_batch(self, batch) -> Tensor:
+        """Embed a torch_geometric ``Batch`` (or one ``Data``).
+
+        Shapes:
+            - **output:** ``[batch.num_graphs, out_dim]``
+        """
+        return self.forward(batch.x, batch.edge_index, batch.edge_attr,
+                            getattr(batch, "batch", None), getattr(batch, "num_graphs", None))
+
+    def config(self) -> dict:
+        """JSON-serialisable constructor arguments; :meth:`from_config` rebuilds the model."""
+        return {"atom_feature_dims": list(self.atom_feature_dims),
+                "bond_feature_dims": list(self.bond_feature_dims),
+                "conv": self.conv_name, "num_layers": self.num_layers,
+                "hidden_dim": self.hidden_dim, "out_dim": self.out_dim, "norm": self.norm_name,
+                "pooling": self.pooling_name, "projection": self.projection_enabled,
+                "dropout": self.dropout, "residual": self.residual}
+
+    @classmethod
+    def from_config(cls, config: dict) -> GNNStudent:
+        """Build an (untrained) student from :meth:`config`'s dictionary.
+
+        Raises:
+            ValueError: unknown or missing keys, or invalid values.
+        """
+        cfg = dict(config)
+        known = {"atom_feature_dims", "bond_feature_dims", "conv", "num_layers", "hidden_dim",
+                 "out_dim", "norm", "pooling", "projection", "dropout", "residual"}
+        unknown = sorted(set(cfg) - known)
+        missing = sorted({"atom_feature_dims", "bond_feature_dims"} - set(cfg))
+        if unknown or missing:
+            raise ValueError(f"GNNStudent.from_config: unknown keys {unknown}, missing keys "
+                             f"{missing}; expected keys {sorted(known)}")
+        return cls(cfg.pop("atom_feature_dims"), cfg.pop("bond_feature_dims"), **cfg)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(conv={self.conv_name!r}, num_layers={self.num_layers}, "
+                f"hidden_dim={self.hidden_dim}, out_dim={self.out_dim}, norm={self.norm_name!r}, "
+                f"pooling={self.pooling_name!r}, projection={self.projection_enabled})")

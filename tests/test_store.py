@@ -1,0 +1,349 @@
+"""EmbeddingStore: build, read, resume, verify, statistics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from molmtd.errors import StoreError
+from molmtd.store import EmbeddingStore
+from molmtd.teachers.base import Teacher, TeacherOutput
+
+N, DIM = 53, 4
+
+
+def _vector(key: str) -> np.ndarray:
+    """A deterministic embedding derived from the key (its position), with a constant dim."""
+    i = int(key.split("_")[1])
+    return np.array([i, -2.0 * i, 7.0, np.sin(i)], dtype=np.float32)
+
+
+class CountingTeacher(Teacher):
+    """Test teacher: records every embed call; masks keys ending in "_bad"; can fail."""
+
+    name = "counting"
+    family = "test"
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+        self.calls: list[list[str]] = []
+        self.fail_on: str | None = None
+
+    @property
+    def dim(self) -> int:
+        return DIM
+
+    def embed(self, smiles):
+        smiles = list(smiles)
+        self.calls.append(smiles)
+        if self.fail_on is not None and self.fail_on in smiles:
+            raise RuntimeError("simulated crash")
+        emb = np.stack([_vector(s) * self.scale for s in smiles]).astype(np.float32)
+        ok = np.array([not s.endswith("_bad") for s in smiles])
+        emb[~ok] = np.nan
+        return TeacherOutput(emb, ok, {i: "bad" for i in np.flatnonzero(~ok)})
+
+
+@pytest.fixture
+def keys() -> list[str]:
+    return [f"m_{i}" + ("_bad" if i % 10 == 3 else "") for i in range(N)]
+
+
+def _expected(keys) -> tuple[np.ndarray, np.ndarray]:
+    emb = np.stack([_vector(k) for k in keys])
+    ok = np.array([not k.endswith("_bad") for k in keys])
+    emb[~ok] = np.nan
+    return emb, ok
+
+
+def test_build_and_read_round_trip(tmp_path, keys):
+    teacher = CountingTeacher()
+    store = EmbeddingStore.build(teacher, keys, tmp_path / "s", shard_size=10, batch_size=4,
+                                 progress=False)
+    assert len(store) == N and store.dim == DIM and store.spec == "counting:scale=1.0"
+    assert store.dtype == "float32" and store.is_complete
+    assert store.keys == keys
+    emb, ok = _expected(keys)
+    assert store.n_ok == int(ok.sum())
+    np.testing.assert_array_equal(store.ok_mask(), ok)
+    got, got_ok = store.rows(np.arange(N))
+    assert got.dtype == np.float32 and got.shape == (N, DIM)
+    np.testing.assert_array_equal(got, emb)
+    np.testing.assert_array_equal(got_ok, ok)
+    # embed was called in chunks of batch_size within each shard
+    assert max(len(c) for c in teacher.calls) == 4
+    assert sum(len(c) for c in teacher.calls) == N
+
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["n_molecules"] == N and manifest["dim"] == DIM
+    assert [s["index"] for s in manifest["shards"]] == list(range(6))
+    assert manifest["shards"][5]["start"] == 50 and manifest["shards"][5]["stop"] == N
+    assert manifest["shards"][0]["files"] == ["shard_00000.emb.npy", "shard_00000.ok.npy"]
+    # a reopened store reads the same rows
+    again = EmbeddingStore(tmp_path / "s")
+    np.testing.assert_array_equal(again.rows(np.arange(N))[0], emb)
+    store.verify()
+
+
+def test_rows_alignment_shuffled_and_repeated(tmp_path, keys):
+    store = EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=7, progress=False)
+    emb, ok = _expected(keys)
+    rng = np.random.default_rng(0)
+    idx = np.concatenate([rng.permutation(N), rng.integers(0, N, 40), [5, 5, 5, 52, 0]])
+    got, got_ok = store.rows(idx)
+    np.testing.assert_array_equal(got, emb[idx])
+    np.testing.assert_array_equal(got_ok, ok[idx])
+    got, got_ok = store.rows(np.array([], dtype=np.int64))
+    assert got.shape == (0, DIM) and got_ok.shape == (0,)
+    with pytest.raises(IndexError, match="row 53 out of range"):
+        store.rows(np.array([0, 53]))
+
+
+def test_resume_recomputes_only_missing_shards(tmp_path, keys):
+    directory = tmp_path / "s"
+    crashing = CountingTeacher()
+    crashing.fail_on = keys[30]  # shard 3 with shard_size=10
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        EmbeddingStore.build(crashing, keys, directory, shard_size=10, progress=False)
+    partial = EmbeddingStore(directory)
+    assert not partial.is_complete
+    assert [s["index"] for s in partial.manifest["shards"]] == [0, 1, 2]
+    with pytest.raises(StoreError, match="shard 3 is not built"):
+        partial.rows(np.array([31]))
+
+    resumed = CountingTeacher()
+    store = EmbeddingStore.build(resumed, keys, directory, shard_size=10, progress=False)
+    assert store.is_complete
+    # only shards 3, 4, 5 were embedded the second time
+    assert [c[0] for c in resumed.calls] == [keys[30], keys[40], keys[50]]
+    np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+    # a third build embeds nothing
+    idle = CountingTeacher()
+    EmbeddingStore.build(idle, keys, directory, shard_size=10, progress=False)
+    assert idle.calls == []
+
+
+def test_store_of_another_spec_or_keys_is_refused(tmp_path, keys):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    with pytest.raises(StoreError, match=r"teacher_spec: store has 'counting:scale=1.0', "
+                                         r"requested 'counting:scale=2.0'.*delete"):
+        EmbeddingStore.build(CountingTeacher(2.0), keys, tmp_path, shard_size=10,
+                             progress=False)
+    with pytest.raises(StoreError, match="keys_sha256"):
+        EmbeddingStore.build(CountingTeacher(), keys[:-1], tmp_path, shard_size=10,
+                             progress=False)
+    with pytest.raises(StoreError, match="dtype"):
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10,
+                             dtype="float16", progress=False)
+
+
+def test_verify_detects_corruption(tmp_path, keys):
+    store = EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10,
+                                 progress=False)
+    store.verify()
+    path = tmp_path / "shard_00002.emb.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"shard 2 \(shard_00002.emb.npy\) is missing or corrupt"):
+        EmbeddingStore(tmp_path).verify()
+    (tmp_path / "shard_00004.ok.npy").unlink()
+    path.write_bytes(bytes(data[:-1]) + bytes([data[-1] ^ 0xFF]))  # shard 2 repaired
+    with pytest.raises(StoreError, match="shard 4"):
+        EmbeddingStore(tmp_path).verify()
+
+
+def test_float16_store_and_overflow(tmp_path, keys):
+    store = EmbeddingStore.build(CountingTeacher(), keys, tmp_path / "ok", shard_size=10,
+                                 dtype="float16", progress=False)
+    assert np.load(tmp_path / "ok" / "shard_00000.emb.npy").dtype == np.float16
+    got, _ = store.rows(np.arange(N))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, _expected(keys)[0], rtol=1e-3)
+
+    big = CountingTeacher(scale=5000.0)  # -2 * 52 * 5000 = -520000 > float16 max
+    with pytest.raises(StoreError, match=r"counting:scale=5000.0.*float16.*float32"):
+        EmbeddingStore.build(big, keys, tmp_path / "big", shard_size=10, dtype="float16",
+                             progress=False)
+    # shard 0 already overflows (|-2 * 9 * 5000| = 90000): nothing of it was written
+    assert json.loads((tmp_path / "big" / "manifest.json").read_text())["shards"] == []
+    assert not (tmp_path / "big" / "shard_00000.emb.npy").exists()
+
+
+def test_mean_std_matches_numpy_on_ok_rows(tmp_path, keys):
+    store = EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=8,
+                                 progress=False)
+    emb, ok = _expected(keys)
+    mean, std = store.mean_std()
+    assert mean.dtype == np.float64 and mean.shape == (DIM,)
+    np.testing.assert_allclose(mean, emb[ok].astype(np.float64).mean(0), rtol=1e-9)
+    np.testing.assert_allclose(std, emb[ok].astype(np.float64).std(0), rtol=1e-6, atol=1e-12)
+    assert std[2] == 0 and np.isfinite(std).all()  # the constant column
+
+    idx = np.array([40, 1, 2, 3, 17, 17, 52, 9])  # unsorted, repeated, includes a bad row
+    m, s = store.mean_std(idx)
+    sel = np.unique(idx)
+    sel = sel[ok[sel]]
+    np.testing.assert_allclose(m, emb[sel].astype(np.float64).mean(0), rtol=1e-9)
+    np.testing.assert_allclose(s, emb[sel].astype(np.float64).std(0), rtol=1e-6, atol=1e-12)
+    with pytest.raises(StoreError, match="no embedded rows"):
+        store.mean_std(np.array([3, 13]))
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(StoreError, match="no manifest.json"):
+        EmbeddingStore(tmp_path)
+
+
+def test_empty_corpus(tmp_path):
+    store = EmbeddingStore.build(CountingTeacher(), [], tmp_path, progress=False)
+    assert len(store) == 0 and store.is_complete and store.keys == []
+    assert store.ok_mask().shape == (0,)
+
+
+# -- crash safety, teacher misbehaviour, a real teacher ----------------------------------
+
+_KILL_SCRIPT = """
+import os, signal, sys
+import numpy as np
+from molmtd.store import EmbeddingStore
+from molmtd.teachers.base import Teacher, TeacherOutput
+
+class Dying(Teacher):
+    name = "counting"
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+    @property
+    def dim(self):
+        return 4
+    def embed(self, smiles):
+        if "m_25" in smiles:  # shard 2 of 10-molecule shards: die without any cleanup
+            os.kill(os.getpid(), signal.SIGKILL)
+        i = np.array([float(s.split("_")[1]) for s in smiles])
+        emb = np.stack([i, -2 * i, np.full_like(i, 7.0), np.sin(i)], 1).astype(np.float32)
+        return TeacherOutput(emb, np.array([not s.endswith("_bad") for s in smiles]))
+
+keys = sys.argv[2].split(",")
+EmbeddingStore.build(Dying(), keys, sys.argv[1], shard_size=10, batch_size=5, progress=False)
+"""
+
+
+def test_kill_9_loses_only_the_shard_in_progress(tmp_path, keys):
+    import signal
+    import subprocess
+    import sys
+
+    directory = tmp_path / "s"
+    proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(directory), ",".join(keys)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    partial = EmbeddingStore(directory)
+    assert [s["index"] for s in partial.manifest["shards"]] == [0, 1]
+    partial.verify()  # what the manifest lists is intact
+    resumed = CountingTeacher()
+    store = EmbeddingStore.build(resumed, keys, directory, shard_size=10, batch_size=5,
+                                 progress=False)
+    assert sorted(c[0] for c in resumed.calls) == sorted(keys[i] for i in range(20, N, 5))
+    emb, ok = _expected(keys)
+    got, got_ok = store.rows(np.arange(N))
+    np.testing.assert_array_equal(got, emb)
+    np.testing.assert_array_equal(got_ok, ok)
+    assert not list(directory.glob("*.tmp"))
+
+
+def test_leftover_temp_files_and_lost_shard_files_are_rebuilt(tmp_path, keys):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    (tmp_path / "shard_00001.emb.npy.tmp").write_bytes(b"half a shard")
+    (tmp_path / "shard_00004.emb.npy").unlink()
+    again = CountingTeacher()
+    store = EmbeddingStore.build(again, keys, tmp_path, shard_size=10, progress=False)
+    assert [c[0] for c in again.calls] == [keys[40]]  # only the shard whose file vanished
+    assert not (tmp_path / "shard_00001.emb.npy.tmp").exists()
+    store.verify()
+    np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+
+
+def test_reasons_are_kept_with_corpus_positions(tmp_path, keys):
+    store = EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10,
+                                 progress=False)
+    bad = [i for i, k in enumerate(keys) if k.endswith("_bad")]
+    assert store.reasons() == {i: "bad" for i in bad}
+    assert store.n_ok == N - len(bad)
+
+
+class _Misbehaving(CountingTeacher):
+    def __init__(self, scale: float = 1.0, mode: str = "shape"):
+        super().__init__(scale)
+        self.mode = mode
+
+    def embed(self, smiles):
+        out = super().embed(smiles)
+        if self.mode == "shape":
+            return TeacherOutput(out.embeddings[:, :2], out.ok, out.reasons)
+        emb = out.embeddings.copy()
+        emb[0, 1] = np.inf  # claims ok but is not finite
+        return TeacherOutput(emb, out.ok, out.reasons)
+
+
+def test_wrong_shape_from_teacher_is_a_shape_error(tmp_path, keys):
+    from molmtd.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"counting:mode=shape,scale=1.0.*expected shape "
+                                         r"\(10, 4\), got \(10, 2\)"):
+        EmbeddingStore.build(_Misbehaving(), keys, tmp_path, shard_size=10, progress=False)
+
+
+def test_nonfinite_ok_rows_are_masked_not_stored(tmp_path, keys):
+    store = EmbeddingStore.build(_Misbehaving(mode="inf"), keys, tmp_path, shard_size=10,
+                                 progress=False)
+    emb, ok = store.rows(np.arange(N))
+    first_rows = np.arange(0, N, 10)  # row 0 of every shard got an inf
+    assert not ok[first_rows].any() and np.isnan(emb[first_rows]).all()
+    assert np.isfinite(emb[ok]).all()
+    assert store.reasons()[10] == "teacher returned non-finite values"
+    assert np.isfinite(np.concatenate(store.mean_std())).all()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"dtype": "float64"}, "'dtype' parameter"),
+    ({"shard_size": 0}, "'shard_size' parameter"),
+    ({"batch_size": -1}, "'batch_size' parameter"),
+])
+def test_bad_build_arguments(tmp_path, keys, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, progress=False, **kwargs)
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_real_teacher_round_trip_and_pickle(tmp_path, moses_smiles):
+    import pickle
+
+    from molmtd.teachers import get_teacher
+
+    teacher = get_teacher("maccs", n_jobs=1)
+    keys = list(moses_smiles[:30]) + ["not a smiles"]
+    store = EmbeddingStore.build(teacher, keys, tmp_path, shard_size=8, dtype="float16",
+                                 progress=False)
+    direct = teacher.embed(keys)
+    emb, ok = store.rows(np.arange(len(keys)))
+    np.testing.assert_array_equal(ok, direct.ok)
+    np.testing.assert_array_equal(emb, direct.embeddings)  # 0/1 bits are exact in float16
+    assert store.reasons() == {30: "unparseable SMILES"}
+    assert store.version == teacher.version
+    clone = pickle.loads(pickle.dumps(store))  # e.g. into DataLoader workers
+    np.testing.assert_array_equal(clone.rows(np.array([3, 1]))[0], emb[[3, 1]])
+
+
+def test_mean_std_in_small_blocks_equals_one_pass(tmp_path, keys, monkeypatch):
+    import molmtd.store
+
+    store = EmbeddingStore.build(CountingTeacher(scale=1e3), keys, tmp_path, shard_size=16,
+                                 progress=False)
+    whole = store.mean_std()
+    monkeypatch.setattr(molmtd.store, "_STATS_BLOCK", 3)  # many uneven merges per shard
+    blocked = store.mean_std()
+    np.testing.assert_allclose(blocked[0], whole[0], rtol=1e-12)
+    np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-9)
+    assert blocked[1][2] == 0.0

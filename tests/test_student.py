@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+from torch_geometric.nn import GINEConv
+
+from molmtd.errors import ShapeError
+from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, GraphStore, graphs_from_smiles
+from molmtd.student import FeatureEmbedding, GNNLayer, GNNStudent, list_components
+
+CONVS = list_components()["conv"]
+POOLINGS = list_components()["pooling"]
+NORMS = list_components()["norm"]
+MIXED = ["[Na+]", "CCO", "c1ccc2ccccc2c1C(=O)N", "O", "C[C@H](N)C(=O)O"]
+
+
+def student(**kw) -> GNNStudent:
+    kw = {"num_layers": 2, "hidden_dim": 16, **kw}
+    return GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, **kw)
+
+
+@pytest.fixture(scope="module")
+def mixed_batch() -> Batch:
+    graphs, failures = graphs_from_smiles(MIXED)
+    assert not failures
+    return Batch.from_data_list(graphs)
+
+
+def test_components_listed():
+    assert set(CONVS) == {"gine", "gin", "gat", "gatv2", "graphsage"}
+    assert set(POOLINGS) == {"mean", "sum", "max", "attention"}
+    assert set(NORMS) == {"layer", "batch", "graph", "none"}
+
+
+@pytest.mark.parametrize("conv", CONVS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_output_shape_every_conv_and_pooling(conv, pooling, mixed_batch):
+    torch.manual_seed(0)
+    model = student(conv=conv, pooling=pooling, out_dim=12)
+    out = model.forward_batch(mixed_batch)
+    assert out.shape == (len(MIXED), 12) and model.out_dim == 12
+    assert torch.isfinite(out).all()
+    # each molecule is embedded on its own exactly as inside the mixed batch
+    model.eval()
+    alone = model.forward_batch(Batch.from_data_list([mixed_batch.get_example(3)]))
+    assert torch.allclose(model.forward_batch(mixed_batch)[3], alone[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("conv", CONVS)
+def test_single_atom_molecule(norm, conv):
+    (graph,), _ = graphs_from_smiles(["[Na+]"])
+    model = student(conv=conv, norm=norm)
+    for train in (True, False):
+        model.train(train)
+        out = model.forward_batch(Batch.from_data_list([graph]))
+        assert out.shape == (1, 16) and torch.isfinite(out).all()
+    # a bare Data (no batch vector) is one graph
+    assert torch.allclose(model.forward_batch(graph), out)
+
+
+def permuted(graph: Data, perm: torch.Tensor) -> Data:
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(len(perm))
+    return Data(x=graph.x[perm], edge_index=inverse[graph.edge_index],
+                edge_attr=graph.edge_attr)
+
+
+@pytest.mark.parametrize("conv", CONVS)
+def test_mean_pooling_is_invariant_to_atom_order(conv):
+    torch.manual_seed(0)
+    graphs, _ = graphs_from_smiles(["c1ccc2ccccc2c1C(=O)NCC", "CC(C)Cc1ccc(cc1)C(C)C(=O)O"])
+    model = student(conv=conv, num_layers=3).eval()
+    generator = torch.Generator().manual_seed(1)
+    shuffled = [permuted(g, torch.randperm(g.num_nodes, generator=generator)) for g in graphs]
+    assert not torch.equal(shuffled[0].x, graphs[0].x)
+    a = model.forward_batch(Batch.from_data_list(graphs))
+    b = model.forward_batch(Batch.from_data_list(shuffled))
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("conv, reads_bonds", [("gine", True), ("gat", True),
+                                               ("gatv2", True), ("gin", False),
+                                               ("graphsage", False)])
+def test_bond_features_used_exactly_by_edge_aware_convs(conv, reads_bonds, mixed_batch):
+    torch.manual_seed(0)
+    model = student(conv=conv).eval()
+    changed = mixed_batch.clone()
+    changed.edge_attr = (changed.edge_attr + 1) % torch.tensor(BOND_FEATURE_DIMS)
+    differs = not torch.allclose(model.forward_batch(mixed_batch),
+                                 model.forward_batch(changed))
+    assert differs == reads_bonds
+
+
+def test_gine_has_no_per_edge_linear():
+    model = student(conv="gine", hidden_dim=24, num_layers=3)
+    for layer in model.layers:
+        assert isinstance(layer.conv, GINEConv) and layer.conv.lin is None
+        assert layer.bond_encoder.out_dim == 24
+    # GAT's own edge Linear gets the narrowest input that loses nothing
+    gat = student(conv="gat", hidden_dim=64)
+    assert gat.layers[0].bond_encoder.out_dim == sum(BOND_FEATURE_DIMS)
+    assert gat.layers[0].conv.lin_edge.in_channels == sum(BOND_FEATURE_DIMS)
+
+
+def test_relu_between_layers_not_after_last():
+    model = student(num_layers=3)
+    assert [layer.activation for layer in model.layers] == [True, True, False]
+
+
+@pytest.mark.parametrize("kw", [
+    {"conv": "gat", "norm": "graph", "pooling": "attention", "dropout": 0.2, "residual": True},
+    {"conv": "gine", "out_dim": 8},
+    {"conv": "graphsage", "projection": False},
+])
+def test_config_round_trip_gives_identical_outputs(kw, mixed_batch):
+    torch.manual_seed(0)
+    model = student(**kw).eval()
+    config = json.loads(json.dumps(model.config()))
+    assert config == model.config()
+    torch.manual_seed(123)  # a different initialisation, then the same weights
+    rebuilt = GNNStudent.from_config(config)
+    rebuilt.load_state_dict(model.state_dict())
+    rebuilt.eval()
+    assert rebuilt.config() == config
+    assert torch.equal(model.forward_batch(mixed_batch), rebuilt.forward_batch(mixed_batch))
+
+
+def test_from_config_rejects_unknown_and_missing_keys():
+    config = student().config()
+    with pytest.raises(ValueError, match="unknown keys \\['width'\\]"):
+        GNNStudent.from_config({**config, "width": 3})
+    del config["atom_feature_dims"]
+    with pytest.raises(ValueError, match="missing keys \\['atom_feature_dims'\\]"):
+        GNNStudent.from_config(config)
+
+
+@pytest.mark.parametrize("conv", CONVS)
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_gradient_reaches_every_parameter(conv, pooling, mixed_batch):
+    torch.manual_seed(0)
+    model = student(conv=conv, pooling=pooling, norm="graph", num_layers=3)
+    model.forward_batch(mixed_batch).pow(2).sum().backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, name
+        assert param.grad.abs().sum() > 0, name
+
+
+def test_seed_determinism_and_reset(mixed_batch):
+    def build(seed):
+        torch.manual_seed(seed)
+        return student(conv="gatv2", pooling="attention").eval()
+
+    a, b, c = build(0), build(0), build(1)
+    assert torch.equal(a.forward_batch(mixed_batch), b.forward_batch(mixed_batch))
+    assert not torch.allclose(a.forward_batch(mixed_batch), c.forward_batch(mixed_batch))
+
+    before = {k: v.clone() for k, v in a.state_dict().items()}
+    a.reset_parameters()
+    changed = [k for k, v in a.state_dict().items() if not torch.equal(v, before[k])]
+    for key in ("atom_encoder.bag.weight", "layers.0.bond_encoder.bag.weight",
+                "layers.1.conv.lin_l.weight", "pool.gate_nn.weight", "projection.weight"):
+        assert key in changed
+
+
+def test_feature_embedding_is_sum_of_per_column_tables():
+    torch.manual_seed(0)
+    dims = [5, 3, 2]
+    emb = FeatureEmbedding(dims, 4)
+    features = torch.tensor([[0, 0, 0], [4, 2, 1], [1, 0, 1]])
+    table = emb.bag.weight
+    expected = table[features[:, 0]] + table[5 + features[:, 1]] + table[8 + features[:, 2]]
+    assert torch.allclose(emb(features), expected)
+    with pytest.raises(ShapeError, match=r"expected shape \('N', 3\), got \(3, 2\)"):
+        emb(features[:, :2])
+
+
+def test_invalid_arguments_name_the_choices():
+    for name, value in (("conv", "gcn"), ("norm", "instance"), ("pooling", "set2set")):
+        with pytest.raises(ValueError) as info:
+            student(**{name: value})
+        message = str(info.value)
+        assert f"'{name}' parameter" in message and repr(value) in message
+        assert all(choice in message for choice in list_components()[name])
+    with pytest.raises(ValueError, match="projection=False"):
+        student(projection=False, out_dim=8)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        student(conv="gat", hidden_dim=30)
+    with pytest.raises(ValueError, match="'num_layers'.*>= 1"):
+        student(num_layers=0)
+    with pytest.raises(ValueError, match="'dropout'"):
+        student(dropout=1.0)
+    with pytest.raises(ValueError, match="'atom_feature_dims'"):
+        GNNStudent([], BOND_FEATURE_DIMS)
+    with pytest.raises(ValueError, match="'conv' parameter of GNNLayer"):
+        GNNLayer("gcn", 8, BOND_FEATURE_DIMS)
+
+
+def test_projection_off_keeps_hidden_width(mixed_batch):
+    model = student(projection=False)
+    assert model.out_dim == 16 and isinstance(model.projection, torch.nn.Identity)
+    assert model.forward_batch(mixed_batch).shape == (len(MIXED), 16)
+    assert "conv='gine'" in repr(model) and "projection=False" in repr(model)
+
+
+def test_graph_store_batches_feed_straight_in(moses_smiles, tmp_path):
+    keys = moses_smiles[:40]
+    store = GraphStore.build(keys, tmp_path, chunk_size=16, progress=False)
+    torch.manual_seed(0)
+    model = student().eval()
+    idx = [3, 17, 0, 39, 21]
+    from_store = model.forward_batch(store.batch(idx))
+    graphs, _ = graphs_from_smiles([keys[i] for i in idx])
+    from_smiles = model.forward_batch(Batch.from_data_list(graphs))
+    assert torch.equal(from_store, from_smiles)
+    # the plain tensor signature, with num_graphs left to the model
+    b = store.batch(idx)
+    assert torch.equal(model(b.x, b.edge_index, b.edge_attr, b.batch), from_store)
+
+
+def _time(fn, batches, repeats=3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for b in batches:
+            fn(b)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.slow
+def test_edge_embedding_is_faster_than_gine_edge_linear(moses_smiles):
+    """One GINE layer at width 300: per-layer bond embedding vs GINEConv(edge_dim=300)."""
+    torch.set_num_threads(1)
+    graphs, _ = graphs_from_smiles(moses_smiles[:256])
+    batches = [Batch.from_data_list(graphs)] * 2
+    width = 300
+    torch.manual_seed(0)
+    ours = student(hidden_dim=width, num_layers=1)
+    atom = ours.atom_encoder
+    shared_bond = FeatureEmbedding(BOND_FEATURE_DIMS, width)
+    reference = GINEConv(torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                             torch.nn.Linear(width, width)), edge_dim=width)
+
+    def ours_step(b):
+        ours.layers[0](atom(b.x), b.edge_index, b.edge_attr, b.batch, 256).sum().backward()
+
+    def reference_step(b):
+        reference(atom(b.x), b.edge_index, shared_bond(b.edge_attr)).sum().backward()
+
+    ratio = _time(reference_step, batches) / _time(ours_step, batches)
+    assert ratio > 1.3, f"reference/ours time ratio {ratio:.2f}"
