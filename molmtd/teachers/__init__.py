@@ -17,12 +17,7 @@ from molmtd.teachers.base import (
 )
 
 # family modules register themselves on import; each must keep its top-level imports light
-from molmtd.teachers import distilled, files, fingerprints  # noqa: E402,F401  isort: skip
-
-try:  # optional families written in their own files; absent ones are simply not registered
-    from molmtd.teachers import gnn, smiles  # noqa: F401
-except ImportError:  # pragma: no cover - only while those modules are being written
-    pass
+from molmtd.teachers import distilled, files, fingerprints, gnn, smiles  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "Teacher",

@@ -1,0 +1,189 @@
+"""Embed a molecule file with a teacher or a distilled featurizer: one output row per input row.
+
+Output formats:
+    * ``.npy``: float32 ``[n_inputs, dim]``; rows of invalid molecules are NaN.
+    * ``.parquet``: columns ``position`` (int64, 0-based input row), ``smiles`` (the raw
+      input text), ``ok`` (bool), ``reason`` (why the row is empty, else null) and
+      ``embedding`` (one fixed-size list<float32> column of length ``dim``; NaN for
+      invalid rows). One list column keeps wide embeddings (MiniMol's 512, ECFP's 2048)
+      as one contiguous array that pandas and pyarrow read back without reshaping:
+      ``np.stack(df["embedding"])``. The schema metadata ``molmtd`` holds the source
+      (teacher spec or featurizer), its version and ``dim`` as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from molmtd.teachers.base import TeacherOutput
+
+__all__ = ["embed_file", "embed_smiles", "write_embeddings"]
+
+log = logging.getLogger(__name__)
+
+_FORMATS = (".npy", ".parquet")
+_CHUNK = 10_000
+
+
+def _check_output(output_path: Path) -> str:
+    suffix = output_path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise ValueError(f"output {output_path}: unknown format {suffix!r}; use .npy or .parquet")
+    return suffix
+
+
+def embed_smiles(raw: Sequence[str], teacher, *, n_jobs: int = 1,
+                 chunk_size: int = _CHUNK) -> TeacherOutput:
+    """Standardise raw SMILES and embed the valid ones with a teacher, aligned with ``raw``.
+
+    Each distinct standardised molecule is embedded once; rows of invalid inputs are NaN
+    with the standardisation reason, rows the teacher cannot embed carry its reason.
+
+    Shapes:
+        returned embeddings: float32 ``[len(raw), teacher.dim]``.
+    """
+    from molmtd.molecules import standardize_many
+
+    raw = list(raw)
+    keys, reasons = standardize_many(raw, n_jobs=n_jobs)
+    positions: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key is not None:
+            positions.setdefault(key, []).append(i)
+    unique = list(positions)
+    dim = int(teacher.dim)
+    out = np.full((len(raw), dim), np.nan, dtype=np.float32)
+    ok = np.zeros(len(raw), dtype=bool)
+    reasons = {int(k): v for k, v in reasons.items()}
+    for start in range(0, len(unique), chunk_size):
+        chunk = unique[start:start + chunk_size]
+        res = teacher.embed(chunk)
+        for j, key in enumerate(chunk):
+            rows = positions[key]
+            if res.ok[j]:
+                out[rows] = res.embeddings[j]
+                ok[rows] = True
+            else:
+                for r in rows:
+                    reasons[r] = res.reasons.get(j, "the teacher could not embed it")
+        log.info("embedded %d / %d distinct molecules", min(start + chunk_size, len(unique)),
+                 len(unique))
+    return TeacherOutput(out, ok, dict(sorted(reasons.items())))
+
+
+def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
+                      device: str | None, chunk_size: int) -> tuple[TeacherOutput, dict]:
+    from molmtd.artifact import load_artifact
+
+    kwargs = {k: v for k, v in (("batch_size", batch_size), ("device", device)) if v is not None}
+    artifact = load_artifact(featurizer, **kwargs)
+    parts, reasons = [], {}
+    for start in range(0, len(raw), chunk_size):
+        res = artifact.embed(raw[start:start + chunk_size])  # standardises with its own options
+        parts.append(res)
+        reasons.update({start + int(k): v for k, v in res.reasons.items()})
+    dim = int(artifact.dim)
+    emb = (np.concatenate([p.embeddings for p in parts]) if parts
+           else np.zeros((0, dim), np.float32))
+    ok = np.concatenate([p.ok for p in parts]) if parts else np.zeros(0, bool)
+    source = {"featurizer": str(featurizer), "version": str(getattr(artifact, "directory", "")),
+              "dim": dim}
+    return TeacherOutput(emb.astype(np.float32, copy=False), ok, reasons), source
+
+
+def write_embeddings(output_path: str | Path, raw: Sequence[str], result: TeacherOutput,
+                     metadata: dict | None = None) -> Path:
+    """Write ``result`` (aligned with ``raw``) to .npy or .parquet, atomically.
+
+    Raises:
+        ValueError: unknown output format, or ``raw`` and ``result`` of different lengths.
+    """
+    output_path = Path(output_path)
+    suffix = _check_output(output_path)
+    n, dim = result.embeddings.shape
+    if len(raw) != n:
+        raise ValueError(f"{len(raw)} input rows but {n} embedding rows")
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp{suffix}")
+    emb = np.ascontiguousarray(result.embeddings, dtype=np.float32)
+    if suffix == ".npy":
+        np.save(tmp, emb)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({
+            "position": pa.array(np.arange(n, dtype=np.int64)),
+            "smiles": pa.array([str(s) for s in raw], type=pa.string()),
+            "ok": pa.array(result.ok.astype(bool)),
+            "reason": pa.array([result.reasons.get(i) for i in range(n)], type=pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), dim),
+        })
+        meta = {b"molmtd": json.dumps(metadata or {}, default=str).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
+    os.replace(tmp, output_path)
+    return output_path
+
+
+def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str | None = None,
+               featurizer: str | None = None, column: str | None = None,
+               batch_size: int | None = None, n_jobs: int = 1, device: str | None = None,
+               chunk_size: int = _CHUNK) -> dict:
+    """Embed every molecule of a file and write one row per input row, in input order.
+
+    Args:
+        input_path: .smi/.txt/.csv/.tsv/.parquet/.sdf (see :func:`molmtd.corpus.read_molecules`).
+        output_path: .npy or .parquet (see the module docstring for the layout).
+        teacher: a teacher spec, e.g. ``"ecfp:radius=2"`` or ``"chemprop"``; inputs are
+            standardised with molmtd's defaults first.
+        featurizer: a distilled featurizer path or released name (it standardises with
+            the options it was trained with).
+        column: the SMILES column of a table.
+        batch_size: molecules per forward pass, for teachers and featurizers that take it.
+        device: torch device, for teachers and featurizers that take it.
+        n_jobs: processes for standardisation (and the teacher, when it accepts it).
+        chunk_size: molecules embedded per call (bounds memory; progress is logged).
+
+    Returns:
+        A summary: input, output, rows, embedded, invalid, dim, the source spec and its
+        version, and up to 10 ``invalid_examples`` (position, smiles, reason).
+
+    Raises:
+        ValueError: neither or both of teacher/featurizer, or an unknown output format.
+        FileNotFoundError: the input file does not exist.
+        TeacherSpecError, TeacherUnavailableError: a bad or unavailable teacher.
+    """
+    if (teacher is None) == (featurizer is None):
+        raise ValueError("embed_file: give exactly one of teacher=SPEC or featurizer=PATH_OR_NAME")
+    output_path = Path(output_path)
+    _check_output(output_path)
+    from molmtd.corpus import read_molecules
+
+    raw = read_molecules(input_path, column=column)
+    log.info("read %d molecules from %s", len(raw), input_path)
+    if teacher is not None:
+        from molmtd.teachers.base import get_teacher
+
+        t = get_teacher(teacher, batch_size=batch_size, device=device, n_jobs=n_jobs)
+        result = embed_smiles(raw, t, n_jobs=n_jobs, chunk_size=chunk_size)
+        source = {"teacher": t.spec, "version": t.version, "dim": int(t.dim)}
+    else:
+        result, source = _embed_featurizer(raw, featurizer, batch_size, device, chunk_size)
+    write_embeddings(output_path, raw, result, metadata=source)
+    bad = [i for i in range(len(raw)) if not result.ok[i]]
+    summary = {
+        "input": str(input_path), "output": str(output_path),
+        "format": output_path.suffix.lower().lstrip("."),
+        "rows": len(raw), "embedded": int(result.ok.sum()), "invalid": len(bad),
+        **source,
+        "invalid_examples": [{"position": i, "smiles": raw[i],
+                              "reason": result.reasons.get(i, "")} for i in bad[:10]],
+    }
+    log.info("wrote %s: %d rows, %d invalid", output_path, len(raw), len(bad))
+    return summary
