@@ -1,0 +1,18 @@
+"""Downstream helpers: benchmark datasets, splits, property models and metrics, clustering,
+diverse-subset picking, chemical-space maps, and the evaluation report.
+
+One job per module; import from the module that does the job, e.g.
+``from molmtd.downstream.property import evaluate_property``:
+
+- ``datasets``: labelled tasks bundled in installed packages (``load_dataset``)
+- ``splits``: random / scaffold train-test splits and k-fold folds
+- ``models``, ``probe``: property models by name (linear, MLP probe, RF, GBM)
+- ``metrics``: R2, MAE, RMSE, AUROC, AUPRC
+- ``property``: train/test evaluation and cross-validation from embeddings or a featurizer
+- ``clustering``: k-means, agglomerative, HDBSCAN, Butina; silhouette, ARI, NMI
+- ``diversity``: MaxMin diverse-subset picking
+- ``chemspace``: PCA/UMAP chemical-space maps as PNG
+- ``ranks``, ``report``, ``evaluate``: the featurizer comparison behind ``molmtd evaluate``
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,270 @@
+"""Benchmark a distilled featurizer against its teachers, their concatenation and ECFP.
+
+Every featurizer is scored on the same molecules with the same splits and model seeds:
+bundled labelled tasks (:mod:`molmtd.downstream.datasets`) -> standardise and deduplicate
+-> embed with every featurizer -> drop molecules any featurizer could not embed (for all
+of them) -> per split kind and seed, fit a fresh model per featurizer -> per-task metrics,
+average ranks, clustering quality, ``report.md``. This is what ``molmtd evaluate`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from molmtd.errors import MolmtdError
+from molmtd.teachers.base import Teacher, TeacherOutput
+
+__all__ = ["EvaluationError", "evaluate_featurizers"]
+
+log = logging.getLogger(__name__)
+
+ECFP_SPEC = "ecfp"
+
+
+class EvaluationError(MolmtdError, ValueError):
+    """An evaluation argument is invalid (dataset, split, model, seeds)."""
+
+
+@dataclass
+class _Source:
+    label: str
+    kind: str  # "distilled", "teacher" or "baseline"
+    embed: Callable[[list[str]], TeacherOutput]
+
+
+def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]:
+    from molmtd.teachers.base import get_teacher, parse_spec
+
+    sources: list[_Source] = []
+    if featurizer is not None:
+        from molmtd.artifact import load_artifact
+
+        artifact = load_artifact(featurizer)
+        sources.append(_Source(f"molmtd:{artifact.name}", "distilled", artifact.embed))
+    names = set()
+    for spec in against:
+        teacher = get_teacher(spec)
+        label = spec.strip() if isinstance(spec, str) else teacher.spec
+        if label in {s.label for s in sources}:
+            continue
+        ok, why = teacher.available()
+        if not ok:
+            from molmtd.errors import TeacherUnavailableError
+
+            raise TeacherUnavailableError(f"teacher {label!r} cannot run here: {why}")
+        names.add(teacher.name)
+        sources.append(_Source(label, "teacher", teacher.embed))
+    if include_ecfp and parse_spec(ECFP_SPEC)[0] not in names:
+        sources.append(_Source(ECFP_SPEC, "baseline", get_teacher(ECFP_SPEC).embed))
+    if not sources:
+        raise EvaluationError("nothing to compare: give --featurizer and/or --against specs")
+    return sources
+
+
+def _check_args(datasets, splits, seeds, model) -> list[str]:
+    from molmtd.downstream.datasets import DEFAULT_DATASETS, dataset_names
+    from molmtd.downstream.models import MODELS
+    from molmtd.downstream.splits import SPLITS
+
+    datasets = list(DEFAULT_DATASETS if datasets is None else datasets)
+    unknown = [d for d in datasets if d not in dataset_names()]
+    if unknown or not datasets:
+        raise EvaluationError(f"unknown dataset(s) {unknown}; known: {', '.join(dataset_names())}")
+    bad = [s for s in splits if s not in SPLITS]
+    if bad or not splits:
+        raise EvaluationError(f"unknown split(s) {bad}; expected some of {', '.join(SPLITS)}")
+    if not seeds:
+        raise EvaluationError("give at least one seed")
+    if model not in MODELS:
+        raise EvaluationError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+    return datasets
+
+
+def _prepare_dataset(name: str, max_molecules: int | None):
+    """Load, standardise (keys) and deduplicate; returns keys, labels and a row of counts."""
+    from molmtd.downstream.datasets import load_dataset
+    from molmtd.molecules import standardize_many
+
+    raw, y, task_type = load_dataset(name, max_molecules=max_molecules, seed=0)
+    keys, reasons = standardize_many(raw)
+    seen: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k is not None and k not in seen:
+            seen[k] = i
+    idx = np.asarray(sorted(seen.values()), dtype=np.int64)
+    counts = {"dataset": name, "task": task_type, "loaded": len(raw), "invalid": len(reasons),
+              "duplicates": len(raw) - len(reasons) - len(idx)}
+    return [keys[i] for i in idx], y[idx], task_type, counts
+
+
+def _embed_all(sources: list[_Source], keys: list[str], include_concat: bool):
+    embs: dict[str, np.ndarray] = {}
+    failed: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for src in sources:
+        t0 = time.perf_counter()
+        out = src.embed(keys)
+        seconds[src.label] = time.perf_counter() - t0
+        ok = out.ok & np.isfinite(out.embeddings).all(axis=1)
+        failed[src.label] = int((~ok).sum())
+        emb = out.embeddings.astype(np.float32, copy=True)
+        emb[~ok] = np.nan
+        embs[src.label] = emb
+        log.info("embedded %d molecules with %s in %.1fs (%d failed)", len(keys), src.label,
+                 seconds[src.label], failed[src.label])
+    teachers = [s.label for s in sources if s.kind == "teacher"]
+    if include_concat and len(teachers) >= 2:
+        embs[f"concat({'+'.join(teachers)})"] = np.hstack([embs[t] for t in teachers])
+    return embs, failed, seconds
+
+
+def _clustering_rows(name: str, keys: list[str], embs: dict[str, np.ndarray],
+                     max_molecules: int) -> list[dict]:
+    from sklearn.preprocessing import StandardScaler
+
+    from molmtd.downstream.clustering import (
+        butina_clusters,
+        cluster_embeddings,
+        clustering_scores,
+        ecfp_fingerprints,
+        scaffold_families,
+        tanimoto_distance_matrix,
+    )
+
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.permutation(len(keys))[:max_molecules])
+    sub = [keys[i] for i in idx]
+    families = scaffold_families(sub)
+    k = int(min(np.unique(families).size, max(2, len(sub) // 10)))
+    rows = []
+    for label, X in embs.items():
+        Z = StandardScaler().fit_transform(X[idx].astype(np.float64))
+        labels = cluster_embeddings(Z, "kmeans", n_clusters=k, seed=0)
+        rows.append({"dataset": name, "method": f"k-means (k={k})", "featurizer": label,
+                     **clustering_scores(labels, Z, families)})
+    labels = butina_clusters(sub)
+    D = tanimoto_distance_matrix(ecfp_fingerprints(sub))
+    rows.append({"dataset": name, "method": "Butina (Tanimoto 0.6)", "featurizer": "ecfp bits",
+                 **clustering_scores(labels, D, families, metric="precomputed")})
+    for r in rows:
+        r["n_clusters"] = int(r["n_clusters"])
+        r.pop("noise_fraction")
+    return rows
+
+
+def evaluate_featurizers(featurizer: str | Path | None, against: Sequence[str | Teacher], *,
+                         datasets: Sequence[str] | None = None,
+                         splits: Sequence[str] = ("random", "scaffold"),
+                         seeds: Sequence[int] = (0, 1, 2), model: str = "linear",
+                         max_molecules: int | None = None,
+                         out_dir: str | Path = "runs/evaluate", test_size: float = 0.2,
+                         include_ecfp: bool = True, include_concat: bool = True,
+                         clustering: bool = True, clustering_max_molecules: int = 1000) -> Path:
+    """Compare a distilled featurizer with teachers, their concatenation and ECFP.
+
+    Args:
+        featurizer: distilled featurizer path or released name (None: teachers only).
+        against: teacher specs (e.g. "ecfp:radius=2", "maccs", "physchem") or Teachers.
+        datasets: task names (default :data:`~molmtd.downstream.datasets.DEFAULT_DATASETS`).
+        splits: "random" (stratified for classification) and/or "scaffold".
+        seeds: one split and one model seed per value.
+        model: "linear", "mlp", "rf" or "gbm" (see :mod:`molmtd.downstream.models`).
+        max_molecules: cap per dataset (seeded stratified subsample), for quick runs.
+        out_dir: where ``report.md``, ``results.csv``, ``average_ranks.csv``,
+            ``clustering.csv`` and ``ranks.png`` go.
+        test_size: share of molecules in each test set.
+        include_ecfp: add the ECFP baseline (unless an "ecfp" teacher is already given).
+        include_concat: add the concatenation of the teachers (when there are >= 2).
+        clustering: add the clustering-quality section.
+        clustering_max_molecules: molecules per dataset for clustering (seeded sample).
+
+    Returns:
+        path of ``report.md``.
+
+    Raises:
+        EvaluationError: unknown dataset, split or model, no seeds, nothing to compare, or
+            a dataset too small for the requested split.
+        FileNotFoundError: the featurizer does not exist.
+        TeacherSpecError, TeacherUnavailableError: a bad or unavailable teacher spec.
+    """
+    import pandas as pd
+
+    from molmtd import __version__
+    from molmtd.downstream.property import fit_and_score
+    from molmtd.downstream.report import write_report
+    from molmtd.downstream.splits import make_split
+
+    datasets = _check_args(datasets, splits, seeds, model)
+    sources = _sources(featurizer, against, include_ecfp)
+    out_dir = Path(out_dir)
+    rows, table, cluster_rows, dropped_notes = [], [], [], []
+    for name in datasets:
+        keys, y, task_type, counts = _prepare_dataset(name, max_molecules)
+        embs, failed, seconds = _embed_all(sources, keys, include_concat)
+        keep = np.flatnonzero(np.all([np.isfinite(e).all(axis=1) for e in embs.values()],
+                                     axis=0))
+        counts["not embedded"] = len(keys) - len(keep)
+        counts["used"] = len(keep)
+        table.append(counts)
+        if counts["not embedded"]:
+            per = ", ".join(f"{k}: {v}" for k, v in failed.items() if v)
+            dropped_notes.append(f"{name}: {counts['not embedded']} dropped ({per})")
+        keys = [keys[i] for i in keep]
+        y = y[keep]
+        embs = {k: v[keep] for k, v in embs.items()}
+        stratify = y if task_type == "classification" else None
+        for kind in splits:
+            for seed in seeds:
+                try:
+                    train, test = make_split(kind, keys, test_size, seed, stratify)
+                except ValueError as err:
+                    raise EvaluationError(f"dataset {name!r}, {kind} split: {err}") from err
+                for label, X in embs.items():
+                    scores = fit_and_score(X[train], y[train], X[test], y[test], task_type,
+                                           model, seed)
+                    rows += [{"dataset": name, "task_type": task_type, "split": kind,
+                              "seed": seed, "featurizer": label, "metric": m, "value": v,
+                              "n_train": len(train), "n_test": len(test)}
+                             for m, v in scores.items()]
+                log.info("%s / %s / seed %d done", name, kind, seed)
+        if clustering:
+            cluster_rows += _clustering_rows(name, keys, embs, clustering_max_molecules)
+
+    results = pd.DataFrame(rows)
+    clusters = pd.DataFrame(cluster_rows)
+    if clustering:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clusters.to_csv(out_dir / "clustering.csv", index=False)
+    labels = list(dict.fromkeys(results["featurizer"]))
+    setup = {
+        "distilled featurizer": str(featurizer) if featurizer is not None else "none",
+        "compared": ", ".join(f"`{x}`" for x in labels),
+        "datasets": ", ".join(datasets),
+        "splits": ", ".join(splits) + f" (test share {test_size})",
+        "seeds": ", ".join(map(str, seeds)),
+        "model": model,
+        "max molecules per dataset": max_molecules if max_molecules is not None else "all",
+        "molmtd": __version__,
+    }
+    notes = [
+        "Molecules are standardised (molmtd.molecules.standardize_smiles); unparseable ones "
+        "and duplicates of an earlier key are removed (see the Datasets table).",
+        "Molecules that any featurizer could not embed are dropped for every featurizer, so "
+        "all featurizers are scored on exactly the same molecules and splits: "
+        + ("; ".join(dropped_notes) if dropped_notes else "none were dropped") + ".",
+        "Features are z-scored with statistics from each training split (StandardScaler "
+        "inside the model pipeline), never from the test molecules.",
+        f"Every featurizer sees the same train/test indices for a given split and seed; the "
+        f"model ({model}) is seeded with the same seed.",
+    ]
+    path = write_report(out_dir, results=results, setup=setup,
+                        datasets_table=pd.DataFrame(table),
+                        clustering=clusters if clustering else None, notes=notes)
+    log.info("report written to %s", path)
+    return path

@@ -1,0 +1,73 @@
+"""Property models chosen by name, each a seeded scikit-learn pipeline (z-score -> model).
+
+| name   | regression                      | classification                            |
+|--------|---------------------------------|-------------------------------------------|
+| linear | RidgeCV (alpha by efficient LOO) | LogisticRegression, C by 3-fold AUROC    |
+| mlp    | the paper's MLP probe           | the paper's MLP probe                     |
+| rf     | RandomForestRegressor           | RandomForestClassifier                    |
+| gbm    | HistGradientBoostingRegressor   | HistGradientBoostingClassifier            |
+
+The z-scoring (``StandardScaler``) is fitted on the training data only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MODELS", "make_model", "predict_scores"]
+
+MODELS = ("linear", "mlp", "rf", "gbm")
+
+
+def _estimator(name: str, task_type: str, seed: int):
+    classify = task_type == "classification"
+    if name == "linear":
+        if classify:
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+            # GridSearchCV rather than LogisticRegressionCV: same job, an API stable
+            # across scikit-learn versions, and a seeded shuffled CV
+            return GridSearchCV(LogisticRegression(max_iter=2000),
+                                {"C": np.logspace(-3, 1, 5).tolist()}, scoring="roc_auc",
+                                cv=StratifiedKFold(3, shuffle=True, random_state=seed))
+        from sklearn.linear_model import RidgeCV
+
+        return RidgeCV(alphas=np.logspace(-2, 5, 15))
+    if name == "mlp":
+        from molmtd.downstream.probe import MLPProbeClassifier, MLPProbeRegressor
+
+        return (MLPProbeClassifier if classify else MLPProbeRegressor)(random_state=seed)
+    if name == "rf":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        cls = RandomForestClassifier if classify else RandomForestRegressor
+        return cls(n_estimators=200, n_jobs=1, random_state=seed)
+    if name == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        return cls(random_state=seed)
+    raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
+
+
+def make_model(name: str, task_type: str, seed: int = 0):
+    """A fresh, seeded ``Pipeline([("scale", StandardScaler()), ("model", ...)])``.
+
+    Raises:
+        ValueError: unknown model name or task type.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task_type not in ("regression", "classification"):
+        raise ValueError(f"unknown task_type {task_type!r}; expected 'regression' or "
+                         "'classification'")
+    return Pipeline([("scale", StandardScaler()), ("model", _estimator(name, task_type, seed))])
+
+
+def predict_scores(model, X: np.ndarray, task_type: str) -> np.ndarray:
+    """Predictions ``[n]``: values for regression, P(class 1) for classification."""
+    if task_type == "classification":
+        return model.predict_proba(X)[:, 1]
+    return model.predict(X)

@@ -1,0 +1,126 @@
+"""evaluate_featurizers end to end on small data: the report, ranks, NaN handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molmtd.artifact import make_random_artifact
+from molmtd.downstream.datasets import load_dataset
+from molmtd.downstream.evaluate import EvaluationError, _sources, evaluate_featurizers
+from molmtd.downstream.ranks import average_ranks
+from molmtd.molecules import standardize_many
+from molmtd.teachers.base import Teacher, TeacherOutput
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class NoChlorineTeacher(Teacher):
+    """A fake teacher that cannot embed molecules containing chlorine."""
+
+    name = "test-nocl"
+    family = "test"
+
+    def __init__(self):
+        pass
+
+    @property
+    def dim(self) -> int:
+        return 3
+
+    def embed(self, smiles):
+        out = np.full((len(smiles), 3), np.nan, dtype=np.float32)
+        ok = np.array(["Cl" not in s for s in smiles])
+        for i, s in enumerate(smiles):
+            if ok[i]:
+                out[i] = [len(s), s.count("C"), s.count("O")]
+        return TeacherOutput(out, ok, {i: "contains chlorine" for i in np.flatnonzero(~ok)})
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory) -> str:
+    return str(make_random_artifact(tmp_path_factory.mktemp("art") / "rand", seed=0))
+
+
+@pytest.fixture(scope="module")
+def report(artifact, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluate")
+    path = evaluate_featurizers(artifact, ["ecfp:size=512", "maccs"],
+                                datasets=["freesolv", "bbbp"], splits=("scaffold",), seeds=(0, 1),
+                                model="linear", max_molecules=200, out_dir=out)
+    return path
+
+
+def test_report_has_average_ranks_for_every_featurizer(report):
+    text = report.read_text()
+    assert report.name == "report.md"
+    for section in ("## Average rank", "## Per-task primary metric", "## Datasets",
+                    "## Clustering quality", "## Method notes", "![average rank](ranks.png)"):
+        assert section in text
+    summary = pd.read_csv(report.parent / "average_ranks.csv")
+    labels = {"molmtd:rand", "ecfp:size=512", "maccs", "concat(ecfp:size=512+maccs)"}
+    assert set(summary["featurizer"]) == labels  # "ecfp" is not added twice
+    assert summary["average_rank"].between(1, len(labels)).all()
+    assert summary["average_rank"].sum() == pytest.approx(len(labels) * (len(labels) + 1) / 2)
+    for row in summary.itertuples():
+        assert f"| {row.featurizer} | {row.average_rank:.3f} |" in text
+    assert (report.parent / "ranks.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_results_are_long_aligned_and_consistent_with_ranks(report):
+    results = pd.read_csv(report.parent / "results.csv")
+    # 2 seeds x 4 featurizers x (3 regression + 2 classification metrics)
+    assert len(results) == 2 * 4 * (3 + 2)
+    assert set(results["split"]) == {"scaffold"} and set(results["seed"]) == {0, 1}
+    sizes = results.groupby(["dataset", "seed"])[["n_train", "n_test"]].nunique()
+    assert (sizes == 1).all().all()  # every featurizer saw the same split
+    recomputed = average_ranks(results)
+    stored = pd.read_csv(report.parent / "average_ranks.csv")
+    np.testing.assert_allclose(recomputed["average_rank"], stored["average_rank"])
+    auroc = results[results["metric"] == "auroc"]["value"]
+    assert auroc.between(0, 1).all()
+
+
+def test_clustering_section(report):
+    clusters = pd.read_csv(report.parent / "clustering.csv")
+    assert set(clusters["dataset"]) == {"freesolv", "bbbp"}
+    assert (clusters["featurizer"] == "ecfp bits").sum() == 2  # one Butina baseline each
+    kmeans = clusters[clusters["method"].str.startswith("k-means")]
+    assert len(kmeans) == 2 * 4 and kmeans["ari"].between(-1, 1).all()
+    assert kmeans["silhouette"].between(-1, 1).all()
+
+
+def test_unembeddable_molecules_dropped_for_every_featurizer(tmp_path):
+    path = evaluate_featurizers(None, ["maccs", NoChlorineTeacher()], datasets=["bbbp"],
+                                splits=("random",), seeds=(0,), max_molecules=120,
+                                include_ecfp=False, clustering=False, out_dir=tmp_path)
+    raw, _, _ = load_dataset("bbbp", max_molecules=120, seed=0)
+    keys, _ = standardize_many(raw)
+    unique = list(dict.fromkeys(k for k in keys if k))
+    n_cl = sum("Cl" in k for k in unique)
+    assert n_cl > 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["featurizer"]) == {"maccs", "test-nocl", "concat(maccs+test-nocl)"}
+    assert ((results["n_train"] + results["n_test"]) == len(unique) - n_cl).all()
+    text = path.read_text()
+    assert f"bbbp: {n_cl} dropped (test-nocl: {n_cl})" in text
+    assert f"| bbbp | classification | 120 |" in text
+
+
+def test_sources_add_ecfp_only_when_missing():
+    assert [s.label for s in _sources(None, ["maccs"], True)] == ["maccs", "ecfp"]
+    assert [s.label for s in _sources(None, ["ecfp:radius=3"], True)] == ["ecfp:radius=3"]
+
+
+def test_argument_errors(tmp_path):
+    with pytest.raises(EvaluationError, match="unknown dataset.*tox21.*known: aqsoldb"):
+        evaluate_featurizers(None, ["maccs"], datasets=["tox21"], out_dir=tmp_path)
+    with pytest.raises(EvaluationError, match="unknown model 'svm'"):
+        evaluate_featurizers(None, ["maccs"], model="svm", out_dir=tmp_path)
+    with pytest.raises(EvaluationError, match="unknown split"):
+        evaluate_featurizers(None, ["maccs"], splits=("temporal",), out_dir=tmp_path)
+    with pytest.raises(EvaluationError, match="nothing to compare"):
+        evaluate_featurizers(None, [], include_ecfp=False, out_dir=tmp_path)
+    with pytest.raises(FileNotFoundError):
+        evaluate_featurizers(tmp_path / "nope", ["maccs"], out_dir=tmp_path)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from molmtd.downstream.metrics import score_predictions
+from molmtd.downstream.models import MODELS, make_model, predict_scores
+from molmtd.downstream.probe import MLPProbeClassifier, MLPProbeRegressor
+
+
+def data(n=160, d=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = X[:, 0] * 2.0 - X[:, 1] + 0.1 * rng.normal(size=n)
+    return X.astype(np.float32), y
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_learns_and_is_seeded(name):
+    X, y = data()
+    klass = (y > 0).astype(float)
+    reg = make_model(name, "regression", seed=1).fit(X[:120], y[:120])
+    r2 = score_predictions("regression", y[120:], predict_scores(reg, X[120:], "regression"))["r2"]
+    assert r2 > 0.5
+    clf = make_model(name, "classification", seed=1).fit(X[:120], klass[:120])
+    p = predict_scores(clf, X[120:], "classification")
+    assert ((p >= 0) & (p <= 1)).all()
+    assert score_predictions("classification", klass[120:], p)["auroc"] > 0.8
+    again = make_model(name, "regression", seed=1).fit(X[:120], y[:120])
+    np.testing.assert_allclose(again.predict(X[120:]), reg.predict(X[120:]), rtol=1e-6)
+
+
+def test_make_model_errors():
+    with pytest.raises(ValueError, match="unknown model 'svm'; expected one of linear"):
+        make_model("svm", "regression")
+    with pytest.raises(ValueError, match="unknown task_type"):
+        make_model("linear", "ranking")
+
+
+def test_mlp_probe_architecture_and_best_epoch_restored():
+    X, y = data(n=200)
+    probe = MLPProbeRegressor(max_epochs=30, patience=3, random_state=0).fit(X, y)
+    layers = [type(m).__name__ for m in probe.network_]
+    assert layers == ["Linear", "LayerNorm", "ReLU", "Linear"]
+    assert probe.network_[0].out_features == 128
+    assert 1 <= probe.n_epochs_ <= 30
+    # the restored weights are the best validation epoch's: recompute its loss
+    _, val = probe._split(y)
+    target = (y[val] - probe.y_mean_) / probe.y_std_
+    with torch.no_grad():
+        out = probe.network_(torch.from_numpy(X[val])).squeeze(-1).numpy()
+    assert np.mean((out - target) ** 2) == pytest.approx(probe.best_val_loss_, rel=1e-4)
+
+
+def test_mlp_probe_leaves_global_torch_rng_alone():
+    X, y = data(n=60)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    MLPProbeRegressor(max_epochs=2).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_mlp_classifier_checks_labels():
+    X, y = data(n=40)
+    with pytest.raises(ValueError, match="binary"):
+        MLPProbeClassifier(max_epochs=1).fit(X, np.arange(40) % 3)
+    clf = MLPProbeClassifier(max_epochs=5).fit(X, (y > 0).astype(float))
+    assert set(np.unique(clf.predict(X))) <= {0.0, 1.0}
+    assert clf.predict_proba(X).shape == (40, 2)
