@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from molmtd.objectives import MarginalDensity, TeacherStandardizer, build_objective
+from molmtd.objectives.registry import objective_options
 from molmtd.student import GNNStudent
 
 __all__ = ["DistillModule"]
@@ -45,13 +46,16 @@ class DistillModule(L.LightningModule):
         stats = statistics or {label: (np.zeros(d), np.ones(d)) for label, d in teacher_dims.items()}
         self.standardizers = nn.ModuleDict({
             label: TeacherStandardizer(torch.as_tensor(mean), torch.as_tensor(std),
-                                       scale=bool(objective["standardize_teachers"]))
+                                       scale=bool(objective["standardize_teachers"]),
+                                       clip=objective.get("standardize_clip"))
             for label, (mean, std) in stats.items()})
         self.teacher_dims = {label: st.out_dim for label, st in self.standardizers.items()}
         self.objective = build_objective(
             objective["name"], self.student.out_dim, self.teacher_dims,
             n_modes=objective["n_modes"], hidden_dim=objective["head_hidden_dim"],
-            num_layers=objective["head_num_layers"], loss_scale=objective["loss_scale"])
+            num_layers=objective["head_num_layers"], loss_scale=objective["loss_scale"],
+            **({"min_log_scale": objective.get("min_log_scale", -7.0)}
+               if "min_log_scale" in objective_options(objective["name"]) else {}))
         self.use_mi = bool(objective["mi_estimate"]) and objective["name"] == "gaussian"
         # Not submodules: fitted deterministically (seeded) before training and again on
         # resume, so they stay out of checkpoints and of the optimisers.

@@ -462,3 +462,20 @@ def test_mi_estimate_is_zero_for_independent_and_positive_for_dependent_student(
     assert results["dependent"].nats_per_dim.item() > 1.5, results
     assert results["dependent"].nats.item() == pytest.approx(
         d * results["dependent"].nats_per_dim.item())
+
+
+def test_standardizer_clip_bounds_rare_bits_and_keeps_nan_rows():
+    from molmtd.objectives import TeacherStandardizer
+
+    data = torch.zeros(1000, 2)
+    data[0, 0] = 1.0  # a bit that fires once: z = (1 - 0.001) / 0.0316 ~ 31.6
+    data[:, 1] = torch.arange(1000.0) % 2
+    plain = TeacherStandardizer.from_data(data)
+    clipped = TeacherStandardizer.from_data(data, clip=5.0)
+    assert plain(data[:1])[0, 0] > 30
+    assert clipped(data[:1])[0, 0] == pytest.approx(5.0)
+    torch.testing.assert_close(clipped(data)[:, 1], plain(data)[:, 1])  # |z| = 1 untouched
+    nan_row = torch.full((1, 2), float("nan"))
+    assert torch.isnan(clipped(nan_row)).all()
+    with pytest.raises(ValueError, match="clip must be > 0"):
+        TeacherStandardizer(torch.zeros(2), torch.ones(2), clip=0)

@@ -35,6 +35,9 @@ class TeacherStandardizer(nn.Module):
         scale: if False, no z-scoring (values pass through); constant dimensions are
             still dropped or zeroed.
         drop_constant: drop constant dimensions (True) or set them to 0 (False).
+        clip: if set, z-scores are clamped to ``[-clip, clip]``. A rare fingerprint bit
+            (fires in 0.1% of molecules) z-scores to ~30 when it fires; under the density
+            loss one such value outweighs every other dimension of the row.
 
     Shapes:
         - mean, std: ``[d]``
@@ -49,8 +52,11 @@ class TeacherStandardizer(nn.Module):
     """
 
     def __init__(self, mean: Tensor, std: Tensor, eps: float = 1e-6, *, scale: bool = True,
-                 drop_constant: bool = True):
+                 drop_constant: bool = True, clip: float | None = None):
         super().__init__()
+        if clip is not None and not clip > 0:
+            raise ValueError(f"TeacherStandardizer clip must be > 0 or None. Got {clip!r} instead.")
+        self.clip = None if clip is None else float(clip)
         mean = torch.as_tensor(mean, dtype=torch.float32)
         std = torch.as_tensor(std, dtype=torch.float32)
         if mean.dim() != 1 or mean.shape != std.shape:
@@ -90,7 +96,7 @@ class TeacherStandardizer(nn.Module):
         Args:
             data: raw teacher embeddings ``[N, d]``.
             eps: see the class.
-            **kwargs: ``scale`` and ``drop_constant``, see the class.
+            **kwargs: ``scale``, ``drop_constant`` and ``clip``, see the class.
 
         Raises:
             ShapeError: ``data`` is not 2-D.
@@ -109,13 +115,15 @@ class TeacherStandardizer(nn.Module):
         if t.dim() != 2 or t.shape[1] != self.in_dim:
             raise ShapeError("TeacherStandardizer input", f"[B, {self.in_dim}]", list(t.shape))
         z = (t - self.mean) / self.std if self.scale else t
+        if self.clip is not None:
+            z = z.clamp(-self.clip, self.clip)  # NaN rows stay NaN (clamp keeps NaN)
         if self.drop_constant:
             return z.index_select(1, self.keep_index)
         return torch.where(self.keep, z, torch.zeros((), dtype=z.dtype, device=z.device))
 
     def extra_repr(self) -> str:
         return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, constant={self.n_constant}, "
-                f"scale={self.scale}, drop_constant={self.drop_constant}")
+                f"scale={self.scale}, drop_constant={self.drop_constant}, clip={self.clip}")
 
 
 def _refresh_keep_index(module: TeacherStandardizer, incompatible_keys) -> None:
