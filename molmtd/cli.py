@@ -75,7 +75,9 @@ def embed(
 @app.command()
 def teachers(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    measure: Annotated[bool, typer.Option(help="measure throughput on 1k molecules (cached)")] = False,
+    measure: Annotated[bool, typer.Option(
+        help="measure throughput on 1k MOSES molecules where not cached yet (first run: "
+             "about a minute); --no-measure shows cached values only")] = True,
 ) -> None:
     """List every teacher: family, dimension, whether it runs here, throughput."""
     from molmtd.teachers.catalog import describe_teachers
@@ -89,6 +91,8 @@ def teachers(
         rate = r.get("throughput_mol_s")
         rate_s = f"{rate:8.0f}" if isinstance(rate, (int, float)) else f"{'-':>8}"
         avail = "yes" if r["available"] else f"no: {r.get('reason', '')}"
+        if r["available"] and r.get("requires"):
+            avail += " (spec needs " + ", ".join(f"{p}=..." for p in r["requires"]) + ")"
         dim = r.get("dim") if r.get("dim") is not None else "-"
         typer.echo(f"{r['name']:<20} {r['family']:<12} {dim!s:>6} {rate_s}  {avail}")
 

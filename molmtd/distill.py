@@ -61,15 +61,30 @@ def _check_run_dir(out: Path, recipe: Recipe, resume: bool) -> Path | None:
     return None
 
 
+def _feature_columns(field: str, wanted: list[str] | None, names: list[str]) -> list[int] | None:
+    if wanted is None:
+        return None
+    unknown = [w for w in wanted if w not in names]
+    if unknown or not wanted:
+        raise RecipeError(f"student.{field}: unknown feature name(s) {unknown} (or an empty "
+                          f"list); choose from {names}, or set null to use all")
+    return [names.index(w) for w in wanted]
+
+
 def _student_config(recipe: Recipe) -> dict:
-    from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+    from molmtd.graphs import (ATOM_FEATURE_DIMS, ATOM_FEATURE_NAMES, BOND_FEATURE_DIMS,
+                               BOND_FEATURE_NAMES)
     from molmtd.student import GNNStudent
 
     s = recipe.student
     student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, conv=s.conv,
                          num_layers=s.num_layers, hidden_dim=s.hidden_dim, out_dim=s.out_dim,
                          norm=s.norm, pooling=s.pooling, projection=s.projection,
-                         dropout=s.dropout, residual=s.residual)
+                         dropout=s.dropout, residual=s.residual,
+                         atom_columns=_feature_columns("atom_features", s.atom_features,
+                                                       ATOM_FEATURE_NAMES),
+                         bond_columns=_feature_columns("bond_features", s.bond_features,
+                                                       BOND_FEATURE_NAMES))
     return student.config()
 
 

@@ -80,6 +80,12 @@ class StudentConfig(_Section):
     projection: bool = True
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     residual: bool = False
+    atom_features: list[str] | None = Field(
+        default=None, description="atom feature columns the student reads (names from "
+                                  "molmtd.graphs.ATOM_FEATURE_NAMES); null = all")
+    bond_features: list[str] | None = Field(
+        default=None, description="bond feature columns the student reads (names from "
+                                  "molmtd.graphs.BOND_FEATURE_NAMES); null = all")
 
 
 class ObjectiveConfig(_Section):

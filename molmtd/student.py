@@ -32,30 +32,44 @@ class FeatureEmbedding(nn.Module):
     Args:
         feature_dims: vocabulary size of each column.
         out_dim: embedding width.
+        columns: indices of the columns to embed (None = all); the others are ignored, so
+            a student can be trained on a subset of the stored features.
 
     Shapes:
         - **input:** long ``[N, len(feature_dims)]``
         - **output:** ``[N, out_dim]``
     """
 
-    def __init__(self, feature_dims: Sequence[int], out_dim: int):
+    def __init__(self, feature_dims: Sequence[int], out_dim: int,
+                 columns: Sequence[int] | None = None):
         super().__init__()
         self.feature_dims = [int(d) for d in feature_dims]
+        all_columns = list(range(len(self.feature_dims)))
+        self.columns = all_columns if columns is None else [int(c) for c in columns]
+        if not self.columns or len(set(self.columns)) != len(self.columns) or not set(
+                self.columns) <= set(all_columns):
+            raise ValueError(f"{type(self).__name__} columns must be distinct indices in "
+                             f"[0, {len(self.feature_dims)}). Got {columns!r} instead.")
         self.out_dim = out_dim
-        self.bag = nn.EmbeddingBag(sum(self.feature_dims), out_dim, mode="sum")
-        offsets = torch.tensor([0, *self.feature_dims[:-1]]).cumsum(0)
+        used = [self.feature_dims[c] for c in self.columns]
+        self.bag = nn.EmbeddingBag(sum(used), out_dim, mode="sum")
+        offsets = torch.tensor([0, *used[:-1]]).cumsum(0)
         self.register_buffer("offsets", offsets, persistent=False)
+        self.register_buffer("column_index", torch.tensor(self.columns), persistent=False)
+        self.select = self.columns != all_columns
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
-            for start, dim in zip(self.offsets.tolist(), self.feature_dims, strict=True):
-                nn.init.xavier_uniform_(self.bag.weight[start:start + dim])
+            for start, c in zip(self.offsets.tolist(), self.columns, strict=True):
+                nn.init.xavier_uniform_(self.bag.weight[start:start + self.feature_dims[c]])
 
     def forward(self, features: Tensor) -> Tensor:
         if features.dim() != 2 or features.size(1) != len(self.feature_dims):
             raise ShapeError(f"{type(self).__name__} input (categorical feature indices)",
                              ("N", len(self.feature_dims)), tuple(features.shape))
+        if self.select:
+            features = features.index_select(1, self.column_index)
         return self.bag(features + self.offsets)
 
     def __repr__(self) -> str:
@@ -134,6 +148,7 @@ class GNNLayer(nn.Module):
         activation: apply ReLU (the student's last layer has none).
         dropout: dropout probability on the layer output.
         residual: add the layer input to its output.
+        bond_columns: bond feature columns to read (None = all).
 
     Shapes:
         - **input:** h ``[N, hidden_dim]``, edge_index ``[2, E]``, edge_attr long
@@ -143,7 +158,7 @@ class GNNLayer(nn.Module):
 
     def __init__(self, conv: str, hidden_dim: int, bond_feature_dims: Sequence[int], *,
                  norm: str = "layer", activation: bool = True, dropout: float = 0.0,
-                 residual: bool = False):
+                 residual: bool = False, bond_columns: Sequence[int] | None = None):
         super().__init__()
         for name, value, table in (("conv", conv, CONVS), ("norm", norm, NORMS)):
             _check(value in table, name, value, f"one of {sorted(table)}", type(self).__name__)
@@ -151,7 +166,7 @@ class GNNLayer(nn.Module):
         edge_width = spec.edge_width(hidden_dim, bond_feature_dims)
         self.conv = spec.build(hidden_dim, edge_width)
         self.bond_encoder = (None if edge_width is None
-                             else FeatureEmbedding(bond_feature_dims, edge_width))
+                             else FeatureEmbedding(bond_feature_dims, edge_width, bond_columns))
         make_norm, self.norm_takes_batch = NORMS[norm]
         self.norm = make_norm(hidden_dim)
         self.activation = activation
@@ -204,6 +219,9 @@ class GNNStudent(nn.Module):
         projection: a Linear(hidden_dim, out_dim) after pooling.
         dropout: dropout probability after each layer.
         residual: add each layer's input to its output.
+        atom_columns: atom feature columns the student reads (None = all), e.g. ``[0, 1]``
+            for atomic number and chirality only; the graphs still carry every column.
+        bond_columns: bond feature columns the student reads (None = all).
 
     Shapes:
         - **input:** x long ``[N, len(atom_feature_dims)]``, edge_index ``[2, E]``,
@@ -218,7 +236,9 @@ class GNNStudent(nn.Module):
     def __init__(self, atom_feature_dims: Sequence[int], bond_feature_dims: Sequence[int], *,
                  conv: str = "gine", num_layers: int = 5, hidden_dim: int = 300,
                  out_dim: int | None = None, norm: str = "layer", pooling: str = "mean",
-                 projection: bool = True, dropout: float = 0.0, residual: bool = False):
+                 projection: bool = True, dropout: float = 0.0, residual: bool = False,
+                 atom_columns: Sequence[int] | None = None,
+                 bond_columns: Sequence[int] | None = None):
         super().__init__()
         for name, dims in (("atom_feature_dims", atom_feature_dims),
                            ("bond_feature_dims", bond_feature_dims)):
@@ -249,10 +269,13 @@ class GNNStudent(nn.Module):
         self.out_dim = hidden_dim if out_dim is None else out_dim
         self.projection_enabled, self.dropout, self.residual = projection, float(dropout), residual
 
-        self.atom_encoder = FeatureEmbedding(self.atom_feature_dims, hidden_dim)
+        self.atom_columns = None if atom_columns is None else [int(c) for c in atom_columns]
+        self.bond_columns = None if bond_columns is None else [int(c) for c in bond_columns]
+        self.atom_encoder = FeatureEmbedding(self.atom_feature_dims, hidden_dim, self.atom_columns)
         self.layers = nn.ModuleList(
             GNNLayer(conv, hidden_dim, self.bond_feature_dims, norm=norm,
-                     activation=i < num_layers - 1, dropout=self.dropout, residual=residual)
+                     activation=i < num_layers - 1, dropout=self.dropout, residual=residual,
+                     bond_columns=self.bond_columns)
             for i in range(num_layers))
         self.pool = POOLINGS[pooling](hidden_dim)
         self.projection = nn.Linear(hidden_dim, self.out_dim) if projection else nn.Identity()
@@ -309,7 +332,8 @@ class GNNStudent(nn.Module):
                 "conv": self.conv_name, "num_layers": self.num_layers,
                 "hidden_dim": self.hidden_dim, "out_dim": self.out_dim, "norm": self.norm_name,
                 "pooling": self.pooling_name, "projection": self.projection_enabled,
-                "dropout": self.dropout, "residual": self.residual}
+                "dropout": self.dropout, "residual": self.residual,
+                "atom_columns": self.atom_columns, "bond_columns": self.bond_columns}
 
     @classmethod
     def from_config(cls, config: dict) -> GNNStudent:
@@ -320,7 +344,8 @@ class GNNStudent(nn.Module):
         """
         cfg = dict(config)
         known = {"atom_feature_dims", "bond_feature_dims", "conv", "num_layers", "hidden_dim",
-                 "out_dim", "norm", "pooling", "projection", "dropout", "residual"}
+                 "out_dim", "norm", "pooling", "projection", "dropout", "residual",
+                 "atom_columns", "bond_columns"}
         unknown = sorted(set(cfg) - known)
         missing = sorted({"atom_feature_dims", "bond_feature_dims"} - set(cfg))
         if unknown or missing:

@@ -70,3 +70,16 @@ def test_overrides_do_not_mutate_input():
     data = {"teachers": ["maccs"], "training": {"lr": 0.1}}
     load_recipe(data=data, overrides=["training.lr=0.2"])
     assert data["training"]["lr"] == 0.1
+
+
+def test_student_feature_subset_by_name_and_unknown_name_error():
+    from molmtd.distill import _student_config
+    from molmtd.errors import RecipeError
+
+    recipe = load_recipe(RECIPES / "quickstart.yaml",
+                         ["student.atom_features=[atomic_num, chirality]"])
+    assert _student_config(recipe)["atom_columns"] == [0, 1]
+    assert _student_config(recipe)["bond_columns"] is None
+    bad = load_recipe(RECIPES / "quickstart.yaml", ["student.bond_features=[bond_order]"])
+    with pytest.raises(RecipeError, match=r"student.bond_features.*bond_order.*bond_type"):
+        _student_config(bad)

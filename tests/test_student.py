@@ -254,3 +254,27 @@ def test_edge_embedding_is_faster_than_gine_edge_linear(moses_smiles):
 
     ratio = _time(reference_step, batches) / _time(ours_step, batches)
     assert ratio > 1.3, f"reference/ours time ratio {ratio:.2f}"
+
+
+def test_feature_columns_restrict_what_the_student_reads(mixed_batch):
+    torch.manual_seed(0)
+    model = student(atom_columns=[0, 1], bond_columns=[0]).eval()
+    changed = mixed_batch.clone()
+    changed.x[:, 2:] = 0  # columns the student does not read
+    changed.edge_attr[:, 1:] = 0
+    torch.testing.assert_close(model.forward_batch(changed), model.forward_batch(mixed_batch))
+    changed.x[:, 0] = 6  # atomic number, a column it reads
+    assert not torch.allclose(model.forward_batch(changed), model.forward_batch(mixed_batch))
+    # only the tables of the chosen columns are parameters
+    assert model.atom_encoder.bag.weight.shape[0] == ATOM_FEATURE_DIMS[0] + ATOM_FEATURE_DIMS[1]
+    rebuilt = GNNStudent.from_config(json.loads(json.dumps(model.config())))
+    rebuilt.load_state_dict(model.state_dict())
+    torch.testing.assert_close(rebuilt.eval().forward_batch(mixed_batch),
+                               model.forward_batch(mixed_batch))
+
+
+def test_bad_feature_columns_are_refused():
+    with pytest.raises(ValueError, match="columns must be distinct indices"):
+        FeatureEmbedding(ATOM_FEATURE_DIMS, 8, columns=[0, 0])
+    with pytest.raises(ValueError, match="columns must be distinct indices"):
+        FeatureEmbedding(ATOM_FEATURE_DIMS, 8, columns=[len(ATOM_FEATURE_DIMS)])
