@@ -55,7 +55,8 @@ def embed(
     input: Annotated[Path, typer.Argument(help="molecules: .smi/.txt/.csv/.tsv/.parquet/.sdf")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output .npy or .parquet")],
     teacher: Annotated[Optional[str], typer.Option(help="teacher spec, e.g. ecfp:radius=2")] = None,
-    featurizer: Annotated[Optional[str], typer.Option(help="distilled featurizer path or name")] = None,
+    featurizer: Annotated[Optional[str], typer.Option(
+        help="distilled featurizer path or name; comma-separated to compare several")] = None,
     column: Annotated[Optional[str], typer.Option(help="SMILES column of a table")] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
@@ -99,7 +100,8 @@ def teachers(
 
 @app.command()
 def evaluate(
-    featurizer: Annotated[Optional[str], typer.Option(help="distilled featurizer path or name")] = None,
+    featurizer: Annotated[Optional[str], typer.Option(
+        help="distilled featurizer path or name; comma-separated to compare several")] = None,
     against: Annotated[str, typer.Option(help="comma-separated teacher specs")] = "ecfp",
     datasets: Annotated[Optional[str], typer.Option(help="comma-separated dataset names")] = None,
     seeds: Annotated[int, typer.Option(help="number of random seeds")] = 3,
@@ -115,7 +117,7 @@ def evaluate(
 
     try:
         report = evaluate_featurizers(
-            featurizer, split_spec_list(against),
+            featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
             model=model, max_molecules=max_molecules, out_dir=out)
     except (MolmtdError, FileNotFoundError) as err:

@@ -42,11 +42,21 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]
     from molmtd.teachers.base import get_teacher, parse_spec
 
     sources: list[_Source] = []
-    if featurizer is not None:
+    if featurizer is None:
+        featurizers = []
+    elif isinstance(featurizer, (str, Path)):
+        featurizers = [featurizer]
+    else:
+        featurizers = list(featurizer)
+    for path_or_name in featurizers:
         from molmtd.artifact import load_artifact
 
-        artifact = load_artifact(featurizer)
-        sources.append(_Source(f"molmtd:{artifact.name}", "distilled", artifact.embed))
+        artifact = load_artifact(path_or_name)
+        label = f"molmtd:{artifact.name}"
+        if label in {s.label for s in sources}:
+            raise EvaluationError(f"two distilled featurizers are both named {artifact.name!r} "
+                                  f"({path_or_name}); give them distinct recipe names")
+        sources.append(_Source(label, "distilled", artifact.embed))
     names = set()
     for spec in against:
         teacher = get_teacher(spec)
@@ -158,7 +168,7 @@ def _clustering_rows(name: str, keys: list[str], embs: dict[str, np.ndarray],
     return rows
 
 
-def evaluate_featurizers(featurizer: str | Path | None, against: Sequence[str | Teacher], *,
+def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None, against: Sequence[str | Teacher], *,
                          datasets: Sequence[str] | None = None,
                          splits: Sequence[str] = ("random", "scaffold"),
                          seeds: Sequence[int] = (0, 1, 2), model: str = "linear",
@@ -169,7 +179,8 @@ def evaluate_featurizers(featurizer: str | Path | None, against: Sequence[str | 
     """Compare a distilled featurizer with teachers, their concatenation and ECFP.
 
     Args:
-        featurizer: distilled featurizer path or released name (None: teachers only).
+        featurizer: distilled featurizer path or released name, or a list of them (each
+            is labelled ``molmtd:<recipe name>``); None: teachers only.
         against: teacher specs (e.g. "ecfp:radius=2", "maccs", "physchem") or Teachers.
         datasets: task names (default :data:`~molmtd.downstream.datasets.DEFAULT_DATASETS`).
         splits: "random" (stratified for classification) and/or "scaffold".
@@ -243,7 +254,8 @@ def evaluate_featurizers(featurizer: str | Path | None, against: Sequence[str | 
         clusters.to_csv(out_dir / "clustering.csv", index=False)
     labels = list(dict.fromkeys(results["featurizer"]))
     setup = {
-        "distilled featurizer": str(featurizer) if featurizer is not None else "none",
+        "distilled featurizer": (", ".join(map(str, featurizer)) if isinstance(featurizer, (list, tuple))
+                                 else str(featurizer) if featurizer is not None else "none"),
         "compared": ", ".join(f"`{x}`" for x in labels),
         "datasets": ", ".join(datasets),
         "splits": ", ".join(splits) + f" (test share {test_size})",

@@ -124,3 +124,19 @@ def test_argument_errors(tmp_path):
         evaluate_featurizers(None, [], include_ecfp=False, out_dir=tmp_path)
     with pytest.raises(FileNotFoundError):
         evaluate_featurizers(tmp_path / "nope", ["maccs"], out_dir=tmp_path)
+
+
+def test_sources_take_several_distilled_featurizers_and_keep_them_out_of_concat(tmp_path):
+    import json
+
+    a = make_random_artifact(tmp_path / "a", seed=0)
+    b = make_random_artifact(tmp_path / "b", seed=1)
+    config = json.loads((b / "config.json").read_text())
+    config["name"] = "other"
+    (b / "config.json").write_text(json.dumps(config))
+    sources = _sources([a, b], ["maccs"], False)
+    assert [(s.label, s.kind) for s in sources] == [
+        (f"molmtd:{json.loads((a / 'config.json').read_text())['name']}", "distilled"),
+        ("molmtd:other", "distilled"), ("maccs", "teacher")]
+    with pytest.raises(EvaluationError, match="both named"):
+        _sources([a, a], [], False)
