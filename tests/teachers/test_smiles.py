@@ -14,40 +14,14 @@ import pytest
 from molmtd.errors import TeacherSpecError, TeacherUnavailableError
 from molmtd.teachers import get_teacher
 
-BAD = {3: "xyz", 17: "", 40: "C1CC"}  # position -> unparseable / empty input
 
-
-@pytest.fixture(scope="module")
-def mixed(moses_smiles) -> list[str]:
-    smiles = list(moses_smiles[:50])
-    for pos, bad in sorted(BAD.items()):
-        smiles.insert(pos, bad)
-    return smiles
-
-
-def _valid(mixed):
-    return [s for i, s in enumerate(mixed) if i not in BAD]
-
-
-def check_output(out, n, dim):
-    assert out.embeddings.shape == (n, dim)
-    assert out.embeddings.dtype == np.float32
-    assert sorted(np.flatnonzero(~out.ok)) == sorted(BAD)
-    assert out.reasons == {3: "unparseable SMILES", 17: "empty input", 40: "unparseable SMILES"}
-    assert np.isnan(out.embeddings[~out.ok]).all()
-    assert np.isfinite(out.embeddings[out.ok]).all()
-    assert np.std(out.embeddings[out.ok], axis=0).max() > 1e-4
-
-
-# -- ChemNet -----------------------------------------------------------------------------
-@pytest.mark.teachers
-def test_chemnet_equals_fcd_get_predictions(mixed):
+def test_chemnet_equals_fcd_get_predictions(mixed, check_output, valid_of):
     fcd = pytest.importorskip("fcd")
     teacher = get_teacher("chemnet", batch_size=16)
     assert teacher.dim == 512
     out = teacher.embed(mixed)
     check_output(out, len(mixed), 512)
-    ref = fcd.get_predictions(fcd.load_ref_model(), _valid(mixed), n_jobs=0, device="cpu")
+    ref = fcd.get_predictions(fcd.load_ref_model(), valid_of(mixed), n_jobs=0, device="cpu")
     np.testing.assert_allclose(out.embeddings[out.ok], ref, rtol=1e-5, atol=1e-6)
     assert np.array_equal(out.embeddings, teacher.embed(mixed).embeddings, equal_nan=True)
     assert teacher.version.startswith("fcd=")
@@ -134,14 +108,15 @@ def _reference(tokenizer, model, smiles, pooling, max_length=128):
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
-def test_hf_teacher_offline_matches_transformers(tiny_roberta, mixed, pooling, monkeypatch):
+def test_hf_teacher_offline_matches_transformers(tiny_roberta, mixed, pooling, monkeypatch,
+                                                 check_output, valid_of):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     directory, tokenizer, model = tiny_roberta
     teacher = get_teacher(f"hf:model={directory},pooling={pooling}", batch_size=8)
     assert teacher.dim == 16
     out = teacher.embed(mixed)
     check_output(out, len(mixed), 16)
-    ref = _reference(tokenizer, model, _valid(mixed), pooling)
+    ref = _reference(tokenizer, model, valid_of(mixed), pooling)
     np.testing.assert_allclose(out.embeddings[out.ok], ref, rtol=1e-4, atol=1e-5)
     assert np.array_equal(out.embeddings, teacher.embed(mixed).embeddings, equal_nan=True)
     assert teacher.version.startswith("transformers=")
