@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,8 +29,8 @@ def _fail(err: Exception) -> None:
 @app.command()
 def distill(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML, e.g. recipes/zinc.yaml")],
-    out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/<recipe name>)")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a field: key.sub=value")] = None,
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/<recipe name>)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key.sub=value")] = None,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.ckpt")] = False,
     prepare_only: Annotated[bool, typer.Option(help="build the caches (corpus, graphs, teacher embeddings) and stop")] = False,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
@@ -54,10 +54,10 @@ def distill(
 def embed(
     input: Annotated[Path, typer.Argument(help="molecules: .smi/.txt/.csv/.tsv/.parquet/.sdf")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output .npy or .parquet")],
-    teacher: Annotated[Optional[str], typer.Option(help="teacher spec, e.g. ecfp:radius=2")] = None,
-    featurizer: Annotated[Optional[str], typer.Option(
+    teacher: Annotated[str | None, typer.Option(help="teacher spec, e.g. ecfp:radius=2")] = None,
+    featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
-    column: Annotated[Optional[str], typer.Option(help="SMILES column of a table")] = None,
+    column: Annotated[str | None, typer.Option(help="SMILES column of a table")] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Embed every input row (NaN rows for invalid molecules), in input order."""
@@ -100,13 +100,13 @@ def teachers(
 
 @app.command()
 def evaluate(
-    featurizer: Annotated[Optional[str], typer.Option(
+    featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
     against: Annotated[str, typer.Option(help="comma-separated teacher specs")] = "ecfp",
-    datasets: Annotated[Optional[str], typer.Option(help="comma-separated dataset names")] = None,
+    datasets: Annotated[str | None, typer.Option(help="comma-separated dataset names")] = None,
     seeds: Annotated[int, typer.Option(help="number of random seeds")] = 3,
     model: Annotated[str, typer.Option(help="linear | mlp | rf | gbm")] = "linear",
-    max_molecules: Annotated[Optional[int], typer.Option(help="cap per dataset")] = None,
+    max_molecules: Annotated[int | None, typer.Option(help="cap per dataset")] = None,
     out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:

@@ -72,8 +72,12 @@ def _feature_columns(field: str, wanted: list[str] | None, names: list[str]) -> 
 
 
 def _student_config(recipe: Recipe) -> dict:
-    from molmtd.graphs import (ATOM_FEATURE_DIMS, ATOM_FEATURE_NAMES, BOND_FEATURE_DIMS,
-                               BOND_FEATURE_NAMES)
+    from molmtd.graphs import (
+        ATOM_FEATURE_DIMS,
+        ATOM_FEATURE_NAMES,
+        BOND_FEATURE_DIMS,
+        BOND_FEATURE_NAMES,
+    )
     from molmtd.student import GNNStudent
 
     s = recipe.student

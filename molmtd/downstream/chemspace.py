@@ -1,5 +1,6 @@
 """Chemical-space maps: a 2-D projection of embeddings (PCA or UMAP) saved as a PNG,
-coloured by a property (continuous colour bar) or by cluster (one colour per label)."""
+coloured by a property (continuous colour bar) or by cluster (one colour per label).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Clustering of molecules: k-means, agglomerative and HDBSCAN on embeddings (scikit-learn),
 Butina on ECFP Tanimoto distances (RDKit) as the fingerprint baseline, and the scores that
-compare them: silhouette, and ARI/NMI agreement with Bemis-Murcko scaffold families."""
+compare them: silhouette, and ARI/NMI agreement with Bemis-Murcko scaffold families.
+"""
 
 from __future__ import annotations
 

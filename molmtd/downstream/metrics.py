@@ -1,5 +1,6 @@
 """Property-prediction metrics (scikit-learn): R2, MAE, RMSE for regression; AUROC, AUPRC
-for binary classification; which one ranks models and in which direction."""
+for binary classification; which one ranks models and in which direction.
+"""
 
 from __future__ import annotations
 

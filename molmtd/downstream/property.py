@@ -1,5 +1,6 @@
 """Property prediction from a featurizer or precomputed embeddings: seeded train/test
-evaluation over several splits, and k-fold cross-validation."""
+evaluation over several splits, and k-fold cross-validation.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def _prepare(features, y, smiles, need_smiles: bool):
 def fit_and_score(X_train, y_train, X_test, y_test, task_type: str, model: str = "linear",
                   seed: int = 0) -> dict[str, float]:
     """Fit a fresh seeded model (see :func:`~molmtd.downstream.models.make_model`) and score
-    it on the test data."""
+    it on the test data.
+    """
     est = make_model(model, task_type, seed).fit(X_train, y_train)
     return score_predictions(task_type, y_test, predict_scores(est, X_test, task_type))
 

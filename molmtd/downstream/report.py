@@ -18,7 +18,8 @@ def _cell(value, digits: int) -> str:
 
 def markdown_table(df, digits: int = 3, index: bool = False) -> str:
     """A GitHub-flavoured markdown table (written here so that pandas' ``to_markdown``
-    and its optional ``tabulate`` dependency are not needed)."""
+    and its optional ``tabulate`` dependency are not needed).
+    """
     if index:
         df = df.reset_index()
     header = "| " + " | ".join(str(c) for c in df.columns) + " |"

@@ -105,7 +105,7 @@ def test_unembeddable_molecules_dropped_for_every_featurizer(tmp_path):
     assert ((results["n_train"] + results["n_test"]) == len(unique) - n_cl).all()
     text = path.read_text()
     assert f"bbbp: {n_cl} dropped (test-nocl: {n_cl})" in text
-    assert f"| bbbp | classification | 120 |" in text
+    assert "| bbbp | classification | 120 |" in text
 
 
 def test_sources_add_ecfp_only_when_missing():
