@@ -1,13 +1,13 @@
-"""Distil several variants of one recipe, then evaluate them side by side with the teachers.
+r"""Distil several variants of one recipe, then evaluate them side by side with the teachers.
 
 The paper's claims are comparisons: the student against each teacher, and the density
 loss against L2 and cosine distillation. This script runs those comparisons from one
 command, with every variant a set of ``--set`` overrides of a base recipe:
 
-    .venv/bin/python experiments/ablate.py recipes/quickstart.yaml \\
-        --variant gaussian: \\
-        --variant l2:objective.name=l2 \\
-        --variant cosine:objective.name=cosine \\
+    .venv/bin/python experiments/ablate.py recipes/quickstart.yaml \
+        --variant gaussian: \
+        --variant l2:objective.name=l2 \
+        --variant cosine:objective.name=cosine \
         --against ecfp-count:radius=2,size=1024,maccs,physchem --out runs/ablation
 
 A variant is ``NAME:KEY=VALUE;KEY=VALUE`` (an empty list keeps the base recipe). Each
@@ -50,7 +50,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--train-only", action="store_true", help="skip the evaluation")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
 
     from molmtd.distill import distill

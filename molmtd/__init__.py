@@ -24,7 +24,20 @@ _LAZY = {
     "read_molecules": "molmtd.corpus",
 }
 
-__all__ = ["__version__", *_LAZY]
+# Spelled out (not built from _LAZY) so that linters and type checkers see the
+# re-exports of the TYPE_CHECKING imports below; keep it in step with _LAZY.
+__all__ = [
+    "__version__",
+    "MTDFeaturizer",
+    "load_featurizer",
+    "Recipe",
+    "load_recipe",
+    "distill",
+    "get_teacher",
+    "list_teachers",
+    "build_corpus",
+    "read_molecules",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from molmtd.corpus import build_corpus, read_molecules

@@ -165,7 +165,7 @@ class Artifact:
         graphs, graph_reasons = graphs_from_smiles([keys[i] for i in valid])
         for j, reason in graph_reasons.items():
             reasons[valid[j]] = reason
-        pairs = [(i, g) for i, g in zip(valid, graphs) if g is not None]
+        pairs = [(i, g) for i, g in zip(valid, graphs, strict=True) if g is not None]
         out = np.full((n, self.dim), np.nan, dtype=np.float32)
         ok = np.zeros(n, dtype=bool)
         with torch.inference_mode():

@@ -35,7 +35,8 @@ def render_card(recipe, info: dict[str, Any]) -> str:
     val = info["validation"]
     for label, spec in info["teacher_labels"].items():
         m = val.get(label, {})
-        lines.append(f"| {label} | `{spec}` | {_fmt(m.get('loss', '-'))} | {_fmt(m.get('mi', '-'))} |")
+        loss, mi = _fmt(m.get("loss", "-")), _fmt(m.get("mi", "-"))
+        lines.append(f"| {label} | `{spec}` | {loss} | {mi} |")
     lines += ["", f"Total validation loss: {_fmt(val.get('total', {}).get('loss', '-'))}", "",
               "## Usage", "", "```python", "from molmtd import MTDFeaturizer",
               "X = MTDFeaturizer(\"path/to/featurizer\").transform(smiles_list)", "```", "",

@@ -18,7 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
 
 
 def _fail(err: Exception) -> None:
@@ -29,10 +30,13 @@ def _fail(err: Exception) -> None:
 @app.command()
 def distill(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML, e.g. recipes/zinc.yaml")],
-    out: Annotated[Path | None, typer.Option(help="run directory (default runs/<recipe name>)")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key.sub=value")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="run directory (default runs/<recipe name>)")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a field: key.sub=value")] = None,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.ckpt")] = False,
-    prepare_only: Annotated[bool, typer.Option(help="build the caches (corpus, graphs, teacher embeddings) and stop")] = False,
+    prepare_only: Annotated[bool, typer.Option(
+        help="build the caches (corpus, graphs, teacher embeddings) and stop")] = False,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:

@@ -59,7 +59,8 @@ class CacheLayout:
 
     def teacher_dir(self, spec: str, version: str, corpus_fingerprint: str) -> Path:
         slug = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in spec)[:48]
-        return self.root / "teachers" / f"{slug}-{_sha(spec + version, 10)}" / corpus_fingerprint[:16]
+        key = f"{slug}-{_sha(spec + version, 10)}"
+        return self.root / "teachers" / key / corpus_fingerprint[:16]
 
 
 class DistillDataset:
@@ -129,7 +130,7 @@ class DistillDataModule(L.LightningDataModule):
         graphs = GraphStore.build(corpus.keys, self.layout.graph_dir(corpus.fingerprint),
                                   n_jobs=_n_jobs(r.store.n_jobs))
         stores = {}
-        for label, teacher in zip(self.labels, self._teachers()):
+        for label, teacher in zip(self.labels, self._teachers(), strict=True):
             stores[label] = EmbeddingStore.build(
                 teacher, corpus.keys,
                 self.layout.teacher_dir(teacher.spec, teacher.version, corpus.fingerprint),

@@ -211,7 +211,7 @@ def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
     info = {
         "name": recipe.name,
         "teachers": list(recipe.teachers),
-        "teacher_labels": dict(zip(dm.labels, recipe.teachers)),
+        "teacher_labels": dict(zip(dm.labels, recipe.teachers, strict=True)),
         "corpus": {"source": str(recipe.corpus.source), "n_molecules": len(dm.corpus),
                    "n_train": int(len(dm.train_indices)), "n_val": int(len(dm.val_indices)),
                    "fingerprint": dm.corpus.fingerprint},

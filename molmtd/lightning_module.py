@@ -36,14 +36,16 @@ class DistillModule(L.LightningModule):
     """
 
     def __init__(self, student: dict, teacher_dims: dict[str, int], objective: dict,
-                 training: dict, statistics: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
+                 training: dict,
+                 statistics: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
         super().__init__()
         self.save_hyperparameters(ignore=["statistics"])
         self.automatic_optimization = False
         self.student = GNNStudent.from_config(student)
         # Standardisers are fixed before the heads exist: constant teacher dimensions are
         # dropped, so each head's width is the teacher's informative dimension count.
-        stats = statistics or {label: (np.zeros(d), np.ones(d)) for label, d in teacher_dims.items()}
+        stats = statistics or {
+            label: (np.zeros(d), np.ones(d)) for label, d in teacher_dims.items()}
         self.standardizers = nn.ModuleDict({
             label: TeacherStandardizer(torch.as_tensor(mean), torch.as_tensor(std),
                                        scale=bool(objective["standardize_teachers"]),

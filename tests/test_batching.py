@@ -31,7 +31,8 @@ def test_resume_skips_consumed_batches_of_the_saved_epoch():
 
 def test_ranks_partition_batches():
     idx = np.arange(40)
-    parts = [_epoch(ResumableBatchSampler(idx, 5, seed=1, rank=r, world_size=3), 0) for r in range(3)]
+    parts = [_epoch(ResumableBatchSampler(idx, 5, seed=1, rank=r, world_size=3), 0)
+             for r in range(3)]
     flat = sorted(sum(sum(parts, []), []))
     assert flat == list(range(40))
     assert [len(p) for p in parts] == [3, 3, 2]

@@ -48,12 +48,12 @@ def test_messy_corpus_completes_and_reports_each_invalid_row(finished_run):
     recipe, tmp, featurizer = finished_run
     (report,) = (tmp / "cache" / "corpora").glob("*/invalid.csv")
     invalid = pd.read_csv(report, keep_default_na=False)
-    got = dict(zip(invalid["position"], invalid["reason"]))
+    got = dict(zip(invalid["position"], invalid["reason"], strict=True))
     assert set(got) == set(MESSY_REASONS)
     for pos, fragment in MESSY_REASONS.items():
         assert fragment in got[pos].lower()
     table = pd.read_parquet(next((tmp / "cache" / "corpora").glob("*/corpus.parquet")))
-    keys = dict(zip(table["position"], table["key"]))
+    keys = dict(zip(table["position"], table["key"], strict=True))
     assert keys[3] == "CC(=O)O"  # salt stripped
     assert keys[6] == "C" * 200  # the 200-atom molecule is kept and trained on
     assert (featurizer / "model.safetensors").is_file()

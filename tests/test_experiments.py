@@ -36,6 +36,7 @@ def test_two_variants_train_once_and_are_ranked_together(tmp_path):
     subprocess.run(cmd, check=True, cwd=ROOT)
     ranks = pd.read_csv(tmp_path / "abl" / "report" / "average_ranks.csv")
     assert set(ranks["featurizer"]) == {"molmtd:g", "molmtd:l2", "maccs", "ecfp"}
-    weights = (tmp_path / "abl" / "g" / "featurizer" / "model.safetensors").stat().st_mtime_ns
+    model_file = tmp_path / "abl" / "g" / "featurizer" / "model.safetensors"
+    weights = model_file.stat().st_mtime_ns
     subprocess.run(cmd + ["--train-only"], check=True, cwd=ROOT)  # finished: not retrained
-    assert (tmp_path / "abl" / "g" / "featurizer" / "model.safetensors").stat().st_mtime_ns == weights
+    assert model_file.stat().st_mtime_ns == weights

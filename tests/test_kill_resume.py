@@ -60,8 +60,9 @@ def test_kill_during_embedding_and_training_then_resume(tmp_path, moses_smiles):
     out = tmp_path / "run"
 
     # 1. kill -9 while physchem shards are being written
-    proc = _start(recipe, out, False, tmp_path / "log1.txt")
-    assert _wait_for(lambda: len(_done_shards(cache)) >= 13, proc), (tmp_path / "log1.txt").read_text()
+    log1 = tmp_path / "log1.txt"
+    proc = _start(recipe, out, False, log1)
+    assert _wait_for(lambda: len(_done_shards(cache)) >= 13, proc), log1.read_text()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = _done_shards(cache)

@@ -1,5 +1,7 @@
-"""Downstream helpers: benchmark datasets, splits, property models and metrics, clustering,
-diverse-subset picking, chemical-space maps, and the evaluation report.
+"""Downstream helpers: what to do with embeddings once a featurizer exists.
+
+Benchmark datasets, splits, property models and metrics, clustering, diverse-subset
+picking, chemical-space maps, and the evaluation report.
 
 One job per module; import from the module that does the job, e.g.
 ``from molmtd.downstream.property import evaluate_property``:

@@ -1,5 +1,7 @@
-"""Chemical-space maps: a 2-D projection of embeddings (PCA or UMAP) saved as a PNG,
-coloured by a property (continuous colour bar) or by cluster (one colour per label).
+"""Chemical-space maps: a 2-D projection of embeddings (PCA or UMAP) saved as a PNG.
+
+Points are coloured by a property (continuous colour bar) or by cluster (one colour per
+label).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ def project_2d(X: np.ndarray, method: str = "pca", seed: int = 0, **kwargs) -> n
     Args:
         X: embeddings ``[n, d]`` without NaN rows.
         method: "pca" (scikit-learn) or "umap" (umap-learn; seeded, so single-threaded).
+        seed: ``random_state`` of the projection (PCA's randomised solvers, UMAP).
         **kwargs: passed to ``PCA`` or ``umap.UMAP`` (e.g. ``n_neighbors``, ``metric``).
 
     Returns:
@@ -60,7 +63,10 @@ def plot_chemical_space(X: np.ndarray, path: str | Path, *, color: np.ndarray | 
         color: per-molecule values ``[n]``: a property or cluster labels.
         categorical: treat ``color`` as labels (default: integers with at most 20
             distinct values); label -1 (HDBSCAN noise) is drawn grey.
-        method: projection, "pca" or "umap".
+        method: projection, "pca" or "umap"; also names the axes.
+        title: plot title (default ``"chemical space (PCA)"`` or ``(UMAP)``).
+        color_label: legend title for labels, or colour-bar label for a property.
+        seed: seed of the projection (see :func:`project_2d`).
         coords: precomputed ``[n, 2]`` coordinates (skips the projection).
 
     Returns:
@@ -87,7 +93,8 @@ def plot_chemical_space(X: np.ndarray, path: str | Path, *, color: np.ndarray | 
             for k, lab in enumerate(labels):
                 m = color == lab
                 c = "#bbbbbb" if lab == -1 else cmap[k % len(cmap)]
-                ax.scatter(xy[m, 0], xy[m, 1], color=c, label="noise" if lab == -1 else str(lab), **kw)
+                name = "noise" if lab == -1 else str(lab)
+                ax.scatter(xy[m, 0], xy[m, 1], color=c, label=name, **kw)
             if len(labels) <= 20:
                 ax.legend(title=color_label or None, fontsize=7, markerscale=1.5,
                           loc="best", frameon=False)

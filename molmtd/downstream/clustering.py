@@ -1,6 +1,8 @@
-"""Clustering of molecules: k-means, agglomerative and HDBSCAN on embeddings (scikit-learn),
-Butina on ECFP Tanimoto distances (RDKit) as the fingerprint baseline, and the scores that
-compare them: silhouette, and ARI/NMI agreement with Bemis-Murcko scaffold families.
+"""Clustering of molecules and the scores that compare clusterings.
+
+k-means, agglomerative and HDBSCAN on embeddings (scikit-learn), Butina on ECFP Tanimoto
+distances (RDKit) as the fingerprint baseline, and the scores that compare them:
+silhouette, and ARI/NMI agreement with Bemis-Murcko scaffold families.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ CLUSTER_METHODS = ("kmeans", "agglomerative", "hdbscan")
 
 def cluster_embeddings(X: np.ndarray, method: str = "kmeans", n_clusters: int = 8,
                        seed: int = 0, **kwargs) -> np.ndarray:
-    """Cluster labels ``[n]`` for embeddings ``[n, d]`` (z-score them first if their
-    dimensions have different scales).
+    """Cluster labels ``[n]`` for embeddings ``[n, d]``.
+
+    Z-score the embeddings first if their dimensions have different scales.
 
     Args:
         X: embeddings without NaN.
@@ -100,6 +103,8 @@ def butina_clusters(smiles: Sequence[str], cutoff: float = 0.6, radius: int = 2,
     Args:
         smiles: molecules.
         cutoff: Tanimoto *distance* within which molecules join a centroid's cluster.
+        radius: Morgan radius of the fingerprints (2 = ECFP4).
+        n_bits: fingerprint length in bits.
 
     Returns:
         labels ``[n]`` (cluster 0 is the largest).
@@ -137,7 +142,10 @@ def clustering_scores(labels: np.ndarray, X: np.ndarray | None = None,
             matrix with ``metric="precomputed"``); gives the silhouette.
         reference: reference labels ``[n]`` (e.g. :func:`scaffold_families`); gives ARI
             and NMI.
+        metric: distance for the silhouette (any scikit-learn pairwise metric, or
+            "precomputed" when ``X`` is a distance matrix).
         sample_size: silhouette on a seeded sample of this many points (None = all).
+        seed: seed of that sample.
 
     Returns:
         n_clusters, noise_fraction, silhouette (noise points left out; NaN if fewer than

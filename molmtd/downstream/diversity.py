@@ -19,6 +19,8 @@ def maxmin_pick(n_pick: int, X: np.ndarray | None = None, *, fingerprints: Seque
 
     Args:
         n_pick: how many to pick.
+        X: embeddings ``[n, d]`` without NaN rows (Euclidean distance).
+        fingerprints: RDKit bit vectors, one per molecule (Tanimoto distance).
         seed: seed of the first pick (RDKit's random start).
         first_picks: indices that must be in the subset (e.g. compounds already made).
 

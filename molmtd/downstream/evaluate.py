@@ -168,7 +168,8 @@ def _clustering_rows(name: str, keys: list[str], embs: dict[str, np.ndarray],
     return rows
 
 
-def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None, against: Sequence[str | Teacher], *,
+def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
+                         against: Sequence[str | Teacher], *,
                          datasets: Sequence[str] | None = None,
                          splits: Sequence[str] = ("random", "scaffold"),
                          seeds: Sequence[int] = (0, 1, 2), model: str = "linear",
@@ -254,7 +255,8 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None, a
         clusters.to_csv(out_dir / "clustering.csv", index=False)
     labels = list(dict.fromkeys(results["featurizer"]))
     setup = {
-        "distilled featurizer": (", ".join(map(str, featurizer)) if isinstance(featurizer, (list, tuple))
+        "distilled featurizer": (", ".join(map(str, featurizer))
+                                 if isinstance(featurizer, (list, tuple))
                                  else str(featurizer) if featurizer is not None else "none"),
         "compared": ", ".join(f"`{x}`" for x in labels),
         "datasets": ", ".join(datasets),

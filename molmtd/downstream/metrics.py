@@ -1,5 +1,7 @@
-"""Property-prediction metrics (scikit-learn): R2, MAE, RMSE for regression; AUROC, AUPRC
-for binary classification; which one ranks models and in which direction.
+"""Property-prediction metrics (scikit-learn).
+
+R2, MAE, RMSE for regression; AUROC, AUPRC for binary classification; which one ranks
+models and in which direction.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Property prediction from a featurizer or precomputed embeddings: seeded train/test
-evaluation over several splits, and k-fold cross-validation.
+"""Property prediction from a featurizer or precomputed embeddings.
+
+Seeded train/test evaluation over several splits, and k-fold cross-validation.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def embed_features(features, smiles: Sequence[str] | None) -> np.ndarray:
-    """``features`` as a float matrix: an array is used as is; a transformer (anything with
-    ``transform``, e.g. :class:`~molmtd.featurizer.MTDFeaturizer`) is applied to ``smiles``.
+    """``features`` as a float matrix.
+
+    An array is used as is; a transformer (anything with ``transform``, e.g.
+    :class:`~molmtd.featurizer.MTDFeaturizer`) is applied to ``smiles``.
 
     Raises:
         ValueError: a transformer without ``smiles``, or a result that is not 2-D.
@@ -55,8 +58,9 @@ def _prepare(features, y, smiles, need_smiles: bool):
 
 def fit_and_score(X_train, y_train, X_test, y_test, task_type: str, model: str = "linear",
                   seed: int = 0) -> dict[str, float]:
-    """Fit a fresh seeded model (see :func:`~molmtd.downstream.models.make_model`) and score
-    it on the test data.
+    """Fit a fresh seeded model and score it on the test data.
+
+    The model is built by :func:`~molmtd.downstream.models.make_model`.
     """
     est = make_model(model, task_type, seed).fit(X_train, y_train)
     return score_predictions(task_type, y_test, predict_scores(est, X_test, task_type))
@@ -99,8 +103,9 @@ def evaluate_property(features, y, task_type: str, *, smiles: Sequence[str] | No
 def cross_validate_property(features, y, task_type: str, *, smiles: Sequence[str] | None = None,
                             model: str = "linear", split: str = "random", n_splits: int = 5,
                             seed: int = 0):
-    """Seeded k-fold cross-validation (random folds, stratified for classification, or
-    scaffold folds).
+    """Seeded k-fold cross-validation.
+
+    Folds are random (stratified for classification) or by scaffold.
 
     Returns:
         DataFrame with one row per fold: fold, n_train, n_test and every metric.

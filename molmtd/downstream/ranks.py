@@ -29,8 +29,9 @@ def task_scores(results):
 
 
 def task_ranks(results):
-    """Rank of each featurizer on each task (1 = best; ties share the mean rank; a missing
-    score ranks last).
+    """Rank of each featurizer on each task.
+
+    1 = best; ties share the mean rank; a missing score ranks last.
 
     Returns:
         DataFrame indexed by (dataset, split) with one column per featurizer.

@@ -17,8 +17,10 @@ def _cell(value, digits: int) -> str:
 
 
 def markdown_table(df, digits: int = 3, index: bool = False) -> str:
-    """A GitHub-flavoured markdown table (written here so that pandas' ``to_markdown``
-    and its optional ``tabulate`` dependency are not needed).
+    """A GitHub-flavoured markdown table of ``df``.
+
+    Written here so that pandas' ``to_markdown`` and its optional ``tabulate`` dependency
+    are not needed.
     """
     if index:
         df = df.reset_index()
@@ -30,13 +32,18 @@ def markdown_table(df, digits: int = 3, index: bool = False) -> str:
 
 
 def plot_ranks(ranks, summary, path: str | Path) -> Path:
-    """Horizontal bars of the average rank per featurizer (best on top) with each task's
-    rank as a dot.
+    """Plot the average rank per featurizer as horizontal bars, best on top.
+
+    Each task's rank is drawn as a dot on its featurizer's bar.
 
     Args:
         ranks: per-task ranks (rows = tasks, columns = featurizers), from
             :func:`~molmtd.downstream.ranks.task_ranks`.
         summary: :func:`~molmtd.downstream.ranks.average_ranks` output.
+        path: where the PNG is written; missing parent directories are created.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
     """
     from matplotlib.figure import Figure  # no pyplot: renders with Agg, no global state
 
@@ -65,6 +72,7 @@ def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
     """Write ``results.csv``, ``ranks.png`` and ``report.md`` into ``out_dir``.
 
     Args:
+        out_dir: the report directory; created if missing.
         results: long table (dataset, task_type, split, seed, featurizer, metric, value).
         setup: what was run (featurizers, datasets, splits, seeds, model, ...): listed
             at the top of the report.
@@ -87,7 +95,7 @@ def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
 
     scores = task_scores(results)
     scores["cell"] = [f"{m:.3f} ± {s:.3f}" if not math.isnan(m) else "–"
-                      for m, s in zip(scores["mean"], scores["std"])]
+                      for m, s in zip(scores["mean"], scores["std"], strict=True)]
     per_task = scores.pivot_table(index=["dataset", "split", "metric"], columns="featurizer",
                                   values="cell", aggfunc="first", sort=False)
     per_task = per_task[list(summary["featurizer"])]

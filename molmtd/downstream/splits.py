@@ -118,8 +118,10 @@ def make_split(kind: str, smiles: Sequence[str], test_size: float = 0.2, seed: i
 
 def kfold_splits(kind: str, smiles: Sequence[str], n_splits: int = 5, seed: int = 0,
                  stratify: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Seeded k-fold (train, test) index pairs: "random" (KFold or StratifiedKFold when
-    ``stratify`` is given) or "scaffold" (molecule-balanced GroupKFold over scaffolds).
+    """Seeded k-fold (train, test) index pairs.
+
+    ``kind`` is "random" (KFold, or StratifiedKFold when ``stratify`` is given) or
+    "scaffold" (molecule-balanced GroupKFold over scaffolds).
 
     Raises:
         ValueError: unknown kind, or too few molecules / families for ``n_splits``.

@@ -17,7 +17,8 @@ import numpy as np
 try:
     from deepchem.feat import MolecularFeaturizer
 except ImportError as err:  # pragma: no cover - depends on the environment
-    raise ImportError("the deepchem adapter needs deepchem: pip install 'molmtd[deepchem]'") from err
+    raise ImportError(
+        "the deepchem adapter needs deepchem: pip install 'molmtd[deepchem]'") from err
 
 from molmtd.errors import InvalidMoleculeError
 from molmtd.featurizer import MTDFeaturizer, as_molecule_list
@@ -97,7 +98,7 @@ class MTDDeepChemFeaturizer(MolecularFeaturizer):
         if not out.reasons or self.on_error == "nan":
             return out.embeddings
         result = np.empty(len(items), dtype=object)
-        for i, (row, ok) in enumerate(zip(out.embeddings, out.ok)):
+        for i, (row, ok) in enumerate(zip(out.embeddings, out.ok, strict=True)):
             result[i] = row if ok else np.array([])
         return result
 

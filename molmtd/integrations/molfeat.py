@@ -63,7 +63,7 @@ class MTDMoleculeTransformer(PretrainedMolTransformer):
     def _embed(self, smiles, **kwargs):
         """Embeddings of a batch, None where a molecule failed (molfeat's convention)."""
         out = self._mtd().embed(smiles)
-        return [row if ok else None for row, ok in zip(out.embeddings, out.ok)]
+        return [row if ok else None for row, ok in zip(out.embeddings, out.ok, strict=True)]
 
     def transform(self, mols, ignore_errors: bool = False, **kwargs):
         """Embed molecules (SMILES, RDKit Mols, or a DataFrame whose first column holds them).
@@ -87,7 +87,7 @@ class MTDMoleculeTransformer(PretrainedMolTransformer):
                                        "to skip failed molecules)", raw)
         if not out.reasons:
             return datatype.as_numpy_array_if_possible(out.embeddings, self.dtype)
-        return [row if ok else None for row, ok in zip(out.embeddings, out.ok)]
+        return [row if ok else None for row, ok in zip(out.embeddings, out.ok, strict=True)]
 
     def __len__(self) -> int:
         return self._mtd().dim
