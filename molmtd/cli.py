@@ -112,6 +112,10 @@ def evaluate(
     model: Annotated[str, typer.Option(help="linear | mlp | rf | gbm")] = "linear",
     max_molecules: Annotated[int | None, typer.Option(help="cap per dataset")] = None,
     out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
+    cache_dir: Annotated[Path, typer.Option(
+        help="embeddings of each featurizer and dataset are kept here and reused")
+    ] = Path(".cache/molmtd"),
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="embed everything anew")] = False,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Compare a distilled featurizer with its teachers on bundled benchmark tasks."""
@@ -123,7 +127,8 @@ def evaluate(
         report = evaluate_featurizers(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
-            model=model, max_molecules=max_molecules, out_dir=out)
+            model=model, max_molecules=max_molecules, out_dir=out,
+            cache_dir=None if no_cache else cache_dir)
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from molmtd.errors import MolmtdError
-from molmtd.teachers.base import Teacher, TeacherOutput
+from molmtd.teachers.base import Teacher
 
 __all__ = ["EvaluationError", "evaluate_featurizers"]
 
@@ -35,11 +35,12 @@ class EvaluationError(MolmtdError, ValueError):
 class _Source:
     label: str
     kind: str  # "distilled", "teacher" or "baseline"
-    embed: Callable[[list[str]], TeacherOutput]
+    teacher: Teacher  # distilled featurizers too (DistilledTeacher): spec + version key the cache
 
 
 def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]:
     from molmtd.teachers.base import get_teacher, parse_spec
+    from molmtd.teachers.distilled import DistilledTeacher
 
     sources: list[_Source] = []
     if featurizer is None:
@@ -56,7 +57,9 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]
         if label in {s.label for s in sources}:
             raise EvaluationError(f"two distilled featurizers are both named {artifact.name!r} "
                                   f"({path_or_name}); give them distinct recipe names")
-        sources.append(_Source(label, "distilled", artifact.embed))
+        teacher = DistilledTeacher(featurizer=str(artifact.directory))
+        teacher._loaded = artifact  # already loaded: don't read the weights twice
+        sources.append(_Source(label, "distilled", teacher))
     names = set()
     for spec in against:
         teacher = get_teacher(spec)
@@ -69,9 +72,9 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]
 
             raise TeacherUnavailableError(f"teacher {label!r} cannot run here: {why}")
         names.add(teacher.name)
-        sources.append(_Source(label, "teacher", teacher.embed))
+        sources.append(_Source(label, "teacher", teacher))
     if include_ecfp and parse_spec(ECFP_SPEC)[0] not in names:
-        sources.append(_Source(ECFP_SPEC, "baseline", get_teacher(ECFP_SPEC).embed))
+        sources.append(_Source(ECFP_SPEC, "baseline", get_teacher(ECFP_SPEC)))
     if not sources:
         raise EvaluationError("nothing to compare: give --featurizer and/or --against specs")
     return sources
@@ -113,17 +116,38 @@ def _prepare_dataset(name: str, max_molecules: int | None):
     return [keys[i] for i in idx], y[idx], task_type, counts
 
 
-def _embed_all(sources: list[_Source], keys: list[str], include_concat: bool):
+def _embed(teacher: Teacher, keys: list[str],
+           cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and ok mask of ``keys``; through an EmbeddingStore when caching.
+
+    The store is keyed by the teacher's spec and version and by the exact key list, so a
+    cached entry is reused only for the same featurizer (distilled ones: same weights) on
+    the same molecules; re-scoring with another model, split or seed embeds nothing.
+    """
+    if cache_dir is None:
+        out = teacher.embed(keys)
+        return out.embeddings, out.ok
+    from molmtd.datamodule import CacheLayout
+    from molmtd.store import EmbeddingStore, _keys_sha256
+
+    directory = CacheLayout(cache_dir / "evaluate").teacher_dir(
+        teacher.spec, teacher.version, _keys_sha256(keys))
+    store = EmbeddingStore.build(teacher, keys, directory, progress=False)
+    return store.rows(np.arange(len(keys)))
+
+
+def _embed_all(sources: list[_Source], keys: list[str], include_concat: bool,
+               cache_dir: Path | None = None):
     embs: dict[str, np.ndarray] = {}
     failed: dict[str, int] = {}
     seconds: dict[str, float] = {}
     for src in sources:
         t0 = time.perf_counter()
-        out = src.embed(keys)
+        values, ok = _embed(src.teacher, keys, cache_dir)
         seconds[src.label] = time.perf_counter() - t0
-        ok = out.ok & np.isfinite(out.embeddings).all(axis=1)
+        ok = ok & np.isfinite(values).all(axis=1)
         failed[src.label] = int((~ok).sum())
-        emb = out.embeddings.astype(np.float32, copy=True)
+        emb = values.astype(np.float32, copy=True)
         emb[~ok] = np.nan
         embs[src.label] = emb
         log.info("embedded %d molecules with %s in %.1fs (%d failed)", len(keys), src.label,
@@ -176,7 +200,8 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
                          max_molecules: int | None = None,
                          out_dir: str | Path = "runs/evaluate", test_size: float = 0.2,
                          include_ecfp: bool = True, include_concat: bool = True,
-                         clustering: bool = True, clustering_max_molecules: int = 1000) -> Path:
+                         clustering: bool = True, clustering_max_molecules: int = 1000,
+                         cache_dir: str | Path | None = None) -> Path:
     """Compare a distilled featurizer with teachers, their concatenation and ECFP.
 
     Args:
@@ -195,6 +220,9 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
         include_concat: add the concatenation of the teachers (when there are >= 2).
         clustering: add the clustering-quality section.
         clustering_max_molecules: molecules per dataset for clustering (seeded sample).
+        cache_dir: keep every featurizer's embeddings of every dataset under
+            ``<cache_dir>/evaluate`` (an :class:`~molmtd.store.EmbeddingStore` each, keyed by
+            spec, version and molecules) and reuse them on the next run; None: no cache.
 
     Returns:
         path of ``report.md``.
@@ -218,7 +246,8 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
     rows, table, cluster_rows, dropped_notes = [], [], [], []
     for name in datasets:
         keys, y, task_type, counts = _prepare_dataset(name, max_molecules)
-        embs, failed, seconds = _embed_all(sources, keys, include_concat)
+        embs, failed, seconds = _embed_all(sources, keys, include_concat,
+                                           Path(cache_dir) if cache_dir is not None else None)
         keep = np.flatnonzero(np.all([np.isfinite(e).all(axis=1) for e in embs.values()],
                                      axis=0))
         counts["not embedded"] = len(keys) - len(keep)

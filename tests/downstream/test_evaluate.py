@@ -140,3 +140,33 @@ def test_sources_take_several_distilled_featurizers_and_keep_them_out_of_concat(
         ("molmtd:other", "distilled"), ("maccs", "teacher")]
     with pytest.raises(EvaluationError, match="both named"):
         _sources([a, a], [], False)
+
+
+class CountingTeacher(NoChlorineTeacher):
+    """NoChlorineTeacher that counts the molecules it is asked to embed."""
+
+    name = "test-counting"
+    calls: list[int] = []
+
+    def embed(self, smiles):
+        CountingTeacher.calls.append(len(smiles))
+        return super().embed(smiles)
+
+
+def test_cache_reuses_embeddings_and_gives_the_same_report(tmp_path, artifact):
+    kwargs = dict(datasets=["freesolv"], splits=("random",), seeds=(0,), max_molecules=80,
+                  include_ecfp=False, clustering=False, cache_dir=tmp_path / "cache")
+    CountingTeacher.calls = []
+    evaluate_featurizers(artifact, [CountingTeacher(), "maccs"], out_dir=tmp_path / "a", **kwargs)
+    assert len(CountingTeacher.calls) == 1 and CountingTeacher.calls[0] > 50
+    stores = sorted((tmp_path / "cache" / "evaluate" / "teachers").iterdir())
+    assert len(stores) == 3  # the distilled featurizer, test-counting, maccs
+    evaluate_featurizers(artifact, [CountingTeacher(), "maccs"], out_dir=tmp_path / "b",
+                         model="rf", **kwargs)
+    assert len(CountingTeacher.calls) == 1  # nothing embedded again for another model
+    first = pd.read_csv(tmp_path / "a" / "results.csv")
+    uncached = evaluate_featurizers(artifact, [CountingTeacher(), "maccs"],
+                                    out_dir=tmp_path / "c", **{**kwargs, "cache_dir": None})
+    assert len(CountingTeacher.calls) == 2
+    again = pd.read_csv(uncached.parent / "results.csv")
+    pd.testing.assert_frame_equal(first, again)  # cached rows equal freshly embedded ones
