@@ -236,6 +236,7 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
     import pandas as pd
 
     from molmtd import __version__
+    from molmtd.downstream.models import Z_CLIP
     from molmtd.downstream.property import fit_and_score
     from molmtd.downstream.report import write_report
     from molmtd.downstream.splits import make_split
@@ -302,7 +303,9 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
         "all featurizers are scored on exactly the same molecules and splits: "
         + ("; ".join(dropped_notes) if dropped_notes else "none were dropped") + ".",
         "Features are z-scored with statistics from each training split (StandardScaler "
-        "inside the model pipeline), never from the test molecules.",
+        "inside the model pipeline), never from the test molecules, and clipped to "
+        f"+-{Z_CLIP:g} (a dimension almost constant in training would otherwise explode "
+        "a linear model's test predictions).",
         f"Every featurizer sees the same train/test indices for a given split and seed; the "
         f"model ({model}) is seeded with the same seed.",
     ]

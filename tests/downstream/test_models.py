@@ -31,6 +31,21 @@ def test_every_model_learns_and_is_seeded(name):
     np.testing.assert_allclose(again.predict(X[120:]), reg.predict(X[120:]), rtol=1e-6)
 
 
+def test_a_dimension_dead_in_training_cannot_explode_test_predictions():
+    # a dead ReLU unit: ~1e-8 noise in training, one test molecule activates it
+    X, y = data()
+    rng = np.random.default_rng(1)
+    dead = np.zeros((len(X), 1), np.float32)
+    dead[:120, 0] = rng.normal(scale=1e-8, size=120)
+    dead[125, 0] = 0.1
+    X = np.hstack([X, dead])
+    model = make_model("linear", "regression", seed=0).fit(X[:120], y[:120])
+    pred = model.predict(X[120:])
+    assert np.abs(pred - y[120:]).max() < 10 * np.abs(y).max()
+    z = model[:-1].transform(X[120:])  # scale + clip
+    assert np.abs(z).max() == pytest.approx(10.0)
+
+
 def test_make_model_errors():
     with pytest.raises(ValueError, match="unknown model 'svm'; expected one of linear"):
         make_model("svm", "regression")
