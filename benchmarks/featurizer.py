@@ -8,15 +8,18 @@ molfeat's ECFP (the featurizer users compare us with) beside it.
 
 Usage (idle machine; one busy background job makes torch steps several times slower):
 
-    .venv/bin/python benchmarks/featurizer.py [--featurizer quickstart] [--n 2000]
+    .venv/bin/python benchmarks/featurizer.py [--featurizer quickstart] [--n 5000]
         [--threads 2] [--repeats 3]
 
 Prints molecules/s (best of --repeats) for
-  transform    : MTDFeaturizer(...).transform(smiles), everything included
-  standardise  : molmtd.molecules.standardize_many (the artifact's recorded settings)
-  graphs       : molmtd.graphs.graphs_from_smiles on the standardised SMILES
-  forward      : the student alone on pre-built graphs (collate + forward)
-  ecfp         : molfeat MoleculeTransformer(FPCalculator("ecfp", 2048)), n_jobs=1
+  transform            : MTDFeaturizer(...).transform(smiles), everything included, n_jobs=1
+  transform, all cores : the same with n_jobs=-1 (workers start from 4000 molecules)
+  standardise          : molmtd.molecules.standardize_many (the artifact's settings)
+  graphs + collate     : graph_batches_from_smiles (what transform uses)
+  graphs + from_data_list : graphs_from_smiles, then Batch.from_data_list per batch (the
+                         path transform used before; same tensors)
+  forward              : the student alone on pre-collated batches
+  ecfp                 : molfeat MoleculeTransformer(FPCalculator("ecfp", 2048)), n_jobs=1
 and the share of ``transform`` time spent outside the student's forward pass.
 """
 
@@ -39,7 +42,7 @@ def best_rate(fn, n: int, repeats: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--featurizer", default="quickstart", help="artifact path or released name")
-    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=256)
@@ -55,49 +58,63 @@ def main() -> None:
     from teachers import moses  # same MOSES reader as the teacher benchmark
 
     from molmtd import MTDFeaturizer
-    from molmtd.graphs import graphs_from_smiles
+    from molmtd.graphs import graph_batches_from_smiles, graphs_from_smiles
     from molmtd.molecules import standardize_many
 
     torch.set_num_threads(args.threads)
     smiles = moses(args.n)
-    featurizer = MTDFeaturizer(args.featurizer, batch_size=args.batch_size)
+    bs = args.batch_size
+    featurizer = MTDFeaturizer(args.featurizer, batch_size=bs)
+    parallel = MTDFeaturizer(args.featurizer, batch_size=bs, n_jobs=-1)
     featurizer.transform(smiles[:64])  # load weights and warm up
+    parallel.transform(smiles)  # start the worker pool once, as a long-lived process would
     artifact = featurizer._model()
     settings = artifact.config["standardize"]
 
     keys, _ = standardize_many(smiles, **settings)
     keys = [k for k in keys if k is not None]
-    graphs, _ = graphs_from_smiles(keys)
-    graphs = [g for g in graphs if g is not None]
+    batches = [b for _, b in graph_batches_from_smiles(keys, bs)[0]]
+
+    def collate():
+        for _ in graph_batches_from_smiles(keys, bs)[0]:
+            pass
+
+    def from_data_list():
+        graphs = [g for g in graphs_from_smiles(keys)[0] if g is not None]
+        for s in range(0, len(graphs), bs):
+            Batch.from_data_list(graphs[s:s + bs])
 
     def forward():
         with torch.inference_mode():
-            for s in range(0, len(graphs), args.batch_size):
-                artifact.student.forward_batch(Batch.from_data_list(graphs[s:s + args.batch_size]))
+            for batch in batches:
+                artifact.student.forward_batch(batch)
 
     from molfeat.calc import FPCalculator
     from molfeat.trans import MoleculeTransformer
 
     ecfp = MoleculeTransformer(FPCalculator("ecfp", radius=2, length=2048), n_jobs=1,
                                dtype="float32")
-
+    n, r = len(smiles), args.repeats
     rates = {
-        "transform": best_rate(lambda: featurizer.transform(smiles), len(smiles), args.repeats),
-        "standardise": best_rate(lambda: standardize_many(smiles, **settings), len(smiles),
-                                 args.repeats),
-        "graphs": best_rate(lambda: graphs_from_smiles(keys), len(keys), args.repeats),
-        "forward": best_rate(forward, len(graphs), args.repeats),
-        "ecfp": best_rate(lambda: ecfp(smiles), len(smiles), args.repeats),
+        "transform": best_rate(lambda: featurizer.transform(smiles), n, r),
+        "transform, all cores": best_rate(lambda: parallel.transform(smiles), n, r),
+        "standardise": best_rate(lambda: standardize_many(smiles, **settings), n, r),
+        "graphs + collate": best_rate(collate, len(keys), r),
+        "graphs + from_data_list": best_rate(from_data_list, len(keys), r),
+        "forward": best_rate(forward, len(keys), r),
+        "ecfp": best_rate(lambda: ecfp(smiles), n, r),
     }
     load = os.getloadavg()[0]
-    print(f"{args.featurizer}: {artifact!r}; {len(smiles)} MOSES molecules, "
-          f"{args.threads} torch threads, best of {args.repeats}; load average {load:.2f}\n")
+    print(f"{args.featurizer}: {artifact!r}; {n} MOSES molecules, {args.threads} torch "
+          f"threads, batch {bs}, best of {r}; load average {load:.2f}\n")
     print("| stage | mol/s |\n|---|---:|")
     for name, rate in rates.items():
         print(f"| {name} | {rate:,.0f} |")
     outside = 1 - rates["transform"] / rates["forward"]
     print(f"\ntransform / forward = {rates['transform'] / rates['forward']:.2f} "
           f"({outside:.0%} of transform time is outside the student); "
+          f"collate / from_data_list = "
+          f"{rates['graphs + collate'] / rates['graphs + from_data_list']:.2f}; "
           f"transform / ecfp = {rates['transform'] / rates['ecfp']:.2f}")
 
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+_MIN_PARALLEL = 4000  # molecules per embed call before n_jobs > 1 starts worker processes
 CARD = "card.md"
 
 
@@ -151,30 +152,35 @@ class Artifact:
     def dim(self) -> int:
         return int(self.student.out_dim)
 
-    def embed(self, smiles: Sequence[str]) -> TeacherOutput:
-        """Standardise, featurise and embed raw SMILES; failures are masked, never raised."""
-        import torch
-        from torch_geometric.data import Batch
+    def embed(self, smiles: Sequence[str], n_jobs: int = 1) -> TeacherOutput:
+        """Standardise, featurise and embed raw SMILES; failures are masked, never raised.
 
-        from molmtd.graphs import graphs_from_smiles
+        Args:
+            smiles: raw SMILES.
+            n_jobs: processes for standardisation and graph building (-1 = all cores);
+                used from ``_MIN_PARALLEL`` molecules on, where they pay for their start.
+        """
+        import torch
+
+        from molmtd.graphs import graph_batches_from_smiles
         from molmtd.molecules import standardize_many
 
         n = len(smiles)
-        keys, reasons = standardize_many(list(smiles), **self.config["standardize"])
-        valid = [i for i, k in enumerate(keys) if k is not None]
-        graphs, graph_reasons = graphs_from_smiles([keys[i] for i in valid])
+        # a process pool costs ~1 s to start: below this many molecules one process wins
+        n_jobs = n_jobs if n >= _MIN_PARALLEL else 1
+        keys, reasons = standardize_many(list(smiles), n_jobs=n_jobs,
+                                         **self.config["standardize"])
+        valid = np.asarray([i for i, k in enumerate(keys) if k is not None], dtype=np.int64)
+        batches, graph_reasons = graph_batches_from_smiles(
+            [keys[i] for i in valid], self.batch_size, n_jobs=n_jobs)
         for j, reason in graph_reasons.items():
-            reasons[valid[j]] = reason
-        pairs = [(i, g) for i, g in zip(valid, graphs, strict=True) if g is not None]
+            reasons[int(valid[j])] = reason
         out = np.full((n, self.dim), np.nan, dtype=np.float32)
         ok = np.zeros(n, dtype=bool)
         with torch.inference_mode():
-            for start in range(0, len(pairs), self.batch_size):
-                chunk = pairs[start:start + self.batch_size]
-                batch = Batch.from_data_list([g for _, g in chunk]).to(self.device)
-                emb = self.student.forward_batch(batch).float().cpu().numpy()
-                rows = [i for i, _ in chunk]
-                out[rows] = emb
+            for positions, batch in batches:
+                rows = valid[positions]
+                out[rows] = self.student.forward_batch(batch.to(self.device)).float().cpu().numpy()
                 ok[rows] = True
         return TeacherOutput(out, ok, {int(k): v for k, v in reasons.items()})
 

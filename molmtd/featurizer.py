@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from molmtd.errors import InvalidMoleculeError
 from molmtd.teachers.base import TeacherOutput
@@ -115,6 +115,8 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
             name of a released featurizer.
         batch_size: molecules per forward pass.
         device: torch device, e.g. "cpu" or "cuda".
+        n_jobs: processes for standardisation and graph building (-1 = all cores); they
+            start only for inputs of a few thousand molecules or more.
         on_error: "raise" stops at the first molecule that cannot be embedded
             (:class:`~molmtd.errors.InvalidMoleculeError` naming its position and the
             reason); "nan" gives it a row of NaN and warns with every position.
@@ -136,14 +138,16 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         "featurizer": [str, os.PathLike],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
+        "n_jobs": [Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")],
         "on_error": [StrOptions({"raise", "nan"})],
     }
 
     def __init__(self, featurizer: str | os.PathLike = "molmtd-base", batch_size: int = 256,
-                 device: str = "cpu", on_error: str = "raise"):
+                 device: str = "cpu", n_jobs: int = 1, on_error: str = "raise"):
         self.featurizer = featurizer
         self.batch_size = batch_size
         self.device = device
+        self.n_jobs = n_jobs
         self.on_error = on_error
 
     # -- model cache (private, never pickled) -------------------------------------------
@@ -210,7 +214,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         ok = np.zeros(n, dtype=bool)
         positions = [i for i, s in enumerate(smiles) if s is not None]
         if positions:
-            out = model.embed([smiles[i] for i in positions])
+            out = model.embed([smiles[i] for i in positions], n_jobs=self.n_jobs)
             emb[positions] = out.embeddings
             ok[positions] = out.ok
             for j, reason in out.reasons.items():
@@ -275,13 +279,15 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
 
 
 def load_featurizer(featurizer: str | os.PathLike, *, batch_size: int = 256,
-                    device: str = "cpu", on_error: str = "raise") -> MTDFeaturizer:
+                    device: str = "cpu", n_jobs: int = 1,
+                    on_error: str = "raise") -> MTDFeaturizer:
     """An :class:`MTDFeaturizer` with its model loaded now (errors surface here, not later).
 
     Raises:
         FileNotFoundError: unknown featurizer path or name.
     """
-    feat = MTDFeaturizer(featurizer, batch_size=batch_size, device=device, on_error=on_error)
+    feat = MTDFeaturizer(featurizer, batch_size=batch_size, device=device, n_jobs=n_jobs,
+                         on_error=on_error)
     feat._validate_params()
     feat._model()
     return feat

@@ -42,6 +42,7 @@ __all__ = [
     "BOND_FEATURE_DIMS",
     "smiles_to_graph",
     "graphs_from_smiles",
+    "graph_batches_from_smiles",
     "GraphStore",
 ]
 
@@ -300,6 +301,71 @@ def graphs_from_smiles(smiles: Sequence[str], n_jobs: int = 1):
     return graphs, dict(block.failures)
 
 
+def _collate(xs: list, edges: list, attrs: list):
+    """Per-molecule arrays (edge indices local to each molecule) -> one ``Batch``.
+
+    Equal to ``Batch.from_data_list`` of the same graphs, ``to_data_list()`` included,
+    without building one ``Data`` per molecule first (which costs more than RDKit's
+    parsing at inference; PyG has no collate from raw arrays).
+    """
+    import torch
+    from torch_geometric.data import Batch
+
+    n_atoms = np.fromiter((len(x) for x in xs), dtype=np.int64, count=len(xs))
+    n_edges = np.fromiter((len(a) for a in attrs), dtype=np.int64, count=len(attrs))
+    atom_ptr = np.concatenate([[0], np.cumsum(n_atoms)])
+    edge_ptr = np.concatenate([[0], np.cumsum(n_edges)])
+    edge_index = np.concatenate(edges, axis=1).astype(np.int64)
+    edge_index += np.repeat(atom_ptr[:-1], n_edges)
+    t = torch.from_numpy
+    out = Batch(x=t(np.concatenate(xs).astype(np.int64)), edge_index=t(edge_index),
+                edge_attr=t(np.concatenate(attrs).astype(np.int64)),
+                batch=t(np.repeat(np.arange(len(xs)), n_atoms)), ptr=t(atom_ptr))
+    # the bookkeeping Batch.from_data_list leaves, so to_data_list()/get_example work
+    out._num_graphs = len(xs)
+    out._slice_dict = {"x": t(atom_ptr), "edge_index": t(edge_ptr), "edge_attr": t(edge_ptr)}
+    out._inc_dict = {"x": torch.zeros(len(xs), dtype=torch.long),
+                     "edge_index": t(atom_ptr[:-1].copy()),
+                     "edge_attr": torch.zeros(len(xs), dtype=torch.long)}
+    return out
+
+
+def graph_batches_from_smiles(smiles: Sequence[str], batch_size: int, n_jobs: int = 1):
+    """Featurise ``smiles`` and collate them ``batch_size`` at a time, for inference.
+
+    Same graphs as :func:`graphs_from_smiles`, but batches are collated straight from the
+    featurised arrays (2x faster than ``Batch.from_data_list`` of per-molecule ``Data``).
+
+    Args:
+        smiles: SMILES strings.
+        batch_size: molecules per batch.
+        n_jobs: processes for featurisation (inputs above 2000 molecules); -1 = all cores.
+
+    Returns:
+        ``(batches, failures)``: an iterator of ``(positions, Batch)``, where
+        ``positions`` (int64 ``[b]``) are the inputs in the batch, in input order, and
+        ``{position: reason}`` for every input left out.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    block = _featurize(list(smiles), _n_workers(n_jobs))
+    atom_ptr = np.concatenate([[0], np.cumsum(block.num_atoms)])
+    edge_ptr = np.concatenate([[0], np.cumsum(block.num_edges)])
+    rows = np.flatnonzero(block.ok)
+
+    def batches():
+        for start in range(0, len(rows), batch_size):
+            positions = rows[start:start + batch_size]
+            a0, a1 = atom_ptr[positions], atom_ptr[positions + 1]
+            e0, e1 = edge_ptr[positions], edge_ptr[positions + 1]
+            yield positions, _collate(
+                [block.x[i:j] for i, j in zip(a0, a1, strict=True)],
+                [block.edge_index[:, i:j] for i, j in zip(e0, e1, strict=True)],
+                [block.edge_attr[i:j] for i, j in zip(e0, e1, strict=True)])
+
+    return batches(), dict(block.failures)
+
+
 # -- the on-disk store -------------------------------------------------------------------
 FORMAT_VERSION = 1
 _ARRAYS = ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr")
@@ -536,10 +602,7 @@ class GraphStore:
         Raises:
             IndexError, StoreError: as :meth:`__getitem__`.
         """
-        import torch
-        from torch_geometric.data import Batch
-
-        xs, edges, attrs, n_atoms, n_edges = [], [], [], [], []
+        xs, edges, attrs = [], [], []
         for i in np.asarray(indices).reshape(-1).tolist():
             chunk, j = self._locate(i)
             a0, a1 = chunk["atom_ptr"][j:j + 2]
@@ -547,27 +610,9 @@ class GraphStore:
             xs.append(chunk["x"][a0:a1])
             edges.append(chunk["edge_index"][:, e0:e1])
             attrs.append(chunk["edge_attr"][e0:e1])
-            n_atoms.append(a1 - a0)
-            n_edges.append(e1 - e0)
         if not xs:
             raise ValueError("GraphStore.batch needs at least one index")
-        n_atoms = np.asarray(n_atoms, dtype=np.int64)
-        n_edges = np.asarray(n_edges, dtype=np.int64)
-        atom_ptr = np.concatenate([[0], np.cumsum(n_atoms)])
-        edge_ptr = np.concatenate([[0], np.cumsum(n_edges)])
-        edge_index = np.concatenate(edges, axis=1).astype(np.int64)
-        edge_index += np.repeat(atom_ptr[:-1], n_edges)
-        t = torch.from_numpy
-        out = Batch(x=t(np.concatenate(xs).astype(np.int64)), edge_index=t(edge_index),
-                    edge_attr=t(np.concatenate(attrs).astype(np.int64)),
-                    batch=t(np.repeat(np.arange(len(xs)), n_atoms)), ptr=t(atom_ptr))
-        # the bookkeeping Batch.from_data_list leaves, so to_data_list()/get_example work
-        out._num_graphs = len(xs)
-        out._slice_dict = {"x": t(atom_ptr), "edge_index": t(edge_ptr), "edge_attr": t(edge_ptr)}
-        out._inc_dict = {"x": torch.zeros(len(xs), dtype=torch.long),
-                         "edge_index": t(atom_ptr[:-1].copy()),
-                         "edge_attr": torch.zeros(len(xs), dtype=torch.long)}
-        return out
+        return _collate(xs, edges, attrs)
 
     def __getstate__(self) -> dict:
         # memory maps are reopened lazily in each DataLoader worker process

@@ -48,10 +48,24 @@ def test_transform_shape_dtype_and_row_alignment(artifact, reference):
     np.testing.assert_allclose(small, reference, atol=1e-5)
 
 
+def test_worker_processes_give_the_same_rows(artifact, reference, monkeypatch):
+    import molmtd.artifact
+    import molmtd.graphs
+
+    monkeypatch.setattr(molmtd.artifact, "_MIN_PARALLEL", 0)  # use workers on 10 molecules
+    monkeypatch.setattr(molmtd.graphs, "_BLOCK", 4)  # several graph blocks
+    items = SMILES[:4] + ["C1CC"] + SMILES[4:]
+    f = MTDFeaturizer(artifact, n_jobs=2, batch_size=4, on_error="nan")
+    with pytest.warns(UserWarning, match=r"input 4 \(.C1CC.\): unparseable SMILES"):
+        out = f.transform(items)
+    assert np.isnan(out[4]).all()
+    np.testing.assert_allclose(np.delete(out, 4, axis=0), reference, atol=1e-5)
+
+
 def test_constructor_stores_only_and_fit_checks(tmp_path):
     f = MTDFeaturizer(tmp_path / "missing", batch_size=7)
     assert f.get_params() == {"featurizer": tmp_path / "missing", "batch_size": 7,
-                              "device": "cpu", "on_error": "raise"}
+                              "device": "cpu", "n_jobs": 1, "on_error": "raise"}
     assert not hasattr(f, "_artifact_cache")
     with pytest.raises(FileNotFoundError, match="neither a directory"):
         f.fit(SMILES)
@@ -61,6 +75,7 @@ def test_constructor_stores_only_and_fit_checks(tmp_path):
     ({"batch_size": 0}, "The 'batch_size' parameter of MTDFeaturizer must be an int in the range"),
     ({"on_error": "skip"}, "The 'on_error' parameter of MTDFeaturizer must be a str among"),
     ({"featurizer": 3}, "The 'featurizer' parameter of MTDFeaturizer must be"),
+    ({"n_jobs": 0}, r"The 'n_jobs' parameter of MTDFeaturizer must be .*\[1, inf\). Got 0"),
 ])
 def test_parameters_validated_at_fit_and_transform(artifact, params, message):
     f = MTDFeaturizer(**{"featurizer": artifact, **params})

@@ -22,6 +22,7 @@ from molmtd.graphs import (
     BOND_FEATURE_DIMS,
     BOND_FEATURE_NAMES,
     GraphStore,
+    graph_batches_from_smiles,
     graphs_from_smiles,
     smiles_to_graph,
 )
@@ -158,6 +159,24 @@ def test_graphs_from_smiles_aligned_with_failures(moses_smiles):
     assert gs[1] is None and gs[3] is None
     for i in (0, 2, 4):
         assert_same_graph(gs[i], smiles_to_graph(items[i]))
+
+
+def test_graph_batches_equal_from_data_list_and_skip_failures(moses_smiles):
+    items = [moses_smiles[0], "C1CC", "O", moses_smiles[1], "", *moses_smiles[2:6]]
+    batches, failures = graph_batches_from_smiles(items, batch_size=3)
+    assert failures == {1: "unparseable SMILES", 4: "empty input"}
+    seen = []
+    for positions, fast in batches:
+        assert positions.dtype == np.int64 and len(positions) <= 3
+        slow = Batch.from_data_list([smiles_to_graph(items[i]) for i in positions])
+        for key in ("x", "edge_index", "edge_attr", "batch", "ptr"):
+            assert torch.equal(fast[key], slow[key]), key
+        for got, want in zip(fast.to_data_list(), slow.to_data_list(), strict=True):
+            assert_same_graph(got, want)
+        seen += positions.tolist()
+    assert seen == [0, 2, 3, 5, 6, 7, 8]  # every valid input once, in input order
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        graph_batches_from_smiles(items, batch_size=0)
 
 
 def test_blocks_serial_and_parallel_match_one_by_one(moses_smiles, monkeypatch):
