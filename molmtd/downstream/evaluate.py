@@ -154,8 +154,54 @@ def _embed_all(sources: list[_Source], keys: list[str], include_concat: bool,
                  seconds[src.label], failed[src.label])
     teachers = [s.label for s in sources if s.kind == "teacher"]
     if include_concat and len(teachers) >= 2:
-        embs[f"concat({'+'.join(teachers)})"] = np.hstack([embs[t] for t in teachers])
+        embs[_concat_label(teachers)] = np.hstack([embs[t] for t in teachers])
     return embs, failed, seconds
+
+
+def _label_leaks(sources: list[_Source], datasets: list[str]) -> dict[str, list[str]]:
+    """Featurizer label -> the benchmark datasets whose labels it (or a teacher) learnt from."""
+    from molmtd.downstream.datasets import dataset_info
+
+    leaks = {}
+    for src in sources:
+        tasks = src.teacher.trained_on()
+        seen = [d for d in datasets if tasks & set(dataset_info(d).label_tasks)]
+        if seen:
+            leaks[src.label] = seen
+    teachers = [s.label for s in sources if s.kind == "teacher"]
+    parts = [d for d in datasets if any(d in leaks.get(t, ()) for t in teachers)]
+    if parts:  # the concatenation carries every part's labels
+        leaks[_concat_label(teachers)] = parts
+    return leaks
+
+
+def _concat_label(teachers: list[str]) -> str:
+    return f"concat({'+'.join(teachers)})"
+
+
+def _leakage_sections(leaks: dict[str, list[str]], results, datasets: list[str],
+                      out_dir: Path) -> list[tuple[str, str]]:
+    """The report's label-leakage section and the average rank on held-out tasks only."""
+    from molmtd.downstream.ranks import average_ranks
+    from molmtd.downstream.report import markdown_table
+
+    labels = set(results["featurizer"])
+    leaks = {label: ds for label, ds in leaks.items() if label in labels}
+    if not leaks:
+        return []
+    lines = ["These featurizers were trained (or distilled from a teacher trained) on the "
+             "labels of these benchmark tasks, so their scores there are not held out:", ""]
+    lines += [f"- `{label}`: {', '.join(ds)}" for label, ds in leaks.items()]
+    held_out = [d for d in datasets if not any(d in ds for ds in leaks.values())]
+    if held_out:
+        summary = average_ranks(results[results["dataset"].isin(held_out)])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        summary.to_csv(out_dir / "average_ranks_held_out.csv", index=False)
+        lines += ["", f"Average rank on the held-out tasks only ({', '.join(held_out)}):", "",
+                  markdown_table(summary)]
+    else:
+        lines += ["", "No task is held out for every featurizer."]
+    return [("Label leakage", "\n".join(lines))]
 
 
 def _clustering_rows(name: str, keys: list[str], embs: dict[str, np.ndarray],
@@ -280,6 +326,7 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
 
     results = pd.DataFrame(rows)
     clusters = pd.DataFrame(cluster_rows)
+    sections = _leakage_sections(_label_leaks(sources, datasets), results, datasets, out_dir)
     if clustering:
         out_dir.mkdir(parents=True, exist_ok=True)
         clusters.to_csv(out_dir / "clustering.csv", index=False)
@@ -311,6 +358,7 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
     ]
     path = write_report(out_dir, results=results, setup=setup,
                         datasets_table=pd.DataFrame(table),
-                        clustering=clusters if clustering else None, notes=notes)
+                        clustering=clusters if clustering else None, notes=notes,
+                        sections=sections)
     log.info("report written to %s", path)
     return path

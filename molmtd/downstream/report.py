@@ -68,7 +68,8 @@ def plot_ranks(ranks, summary, path: str | Path) -> Path:
 
 
 def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
-                 clustering=None, notes: list[str] = ()) -> Path:
+                 clustering=None, notes: list[str] = (),
+                 sections: list[tuple[str, str]] = ()) -> Path:
     """Write ``results.csv``, ``ranks.png`` and ``report.md`` into ``out_dir``.
 
     Args:
@@ -79,6 +80,7 @@ def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
         datasets_table: one row per dataset (molecules loaded / invalid / dropped / used).
         clustering: optional table of clustering scores per dataset and featurizer.
         notes: extra sentences for the method section (NaN handling, z-scoring, ...).
+        sections: extra ``(title, markdown)`` sections, placed after the average ranks.
 
     Returns:
         the path of ``report.md``.
@@ -108,8 +110,10 @@ def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
               "Rank per task (dataset × split) on the task's primary metric (R2 for "
               "regression, AUROC for classification), averaged over seeds first; "
               "1 = best. `mean_primary` averages the primary metric over tasks.", "",
-              markdown_table(summary), "", "![average rank](ranks.png)", "",
-              "## Per-task primary metric (mean ± std over seeds)", "",
+              markdown_table(summary), "", "![average rank](ranks.png)", ""]
+    for title, body in sections:
+        lines += [f"## {title}", "", body, ""]
+    lines += ["## Per-task primary metric (mean ± std over seeds)", "",
               markdown_table(per_task, index=True), "",
               "## All metrics (mean over seeds)", "",
               markdown_table(all_metrics, index=True), "",

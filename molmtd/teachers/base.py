@@ -83,6 +83,14 @@ class Teacher(ABC):
         """A string that changes when the teacher's output may change (back-end versions)."""
         return "1"
 
+    def trained_on(self) -> frozenset[str]:
+        """Labelled tasks (TDC ADMET ids, e.g. "Solubility_AqSolDB") this model learnt from.
+
+        Empty when none or unknown. ``molmtd evaluate`` uses it to flag benchmark tasks
+        whose labels a featurizer has already seen, so they are not read as held out.
+        """
+        return frozenset()
+
     @property
     @abstractmethod
     def dim(self) -> int:

@@ -43,5 +43,18 @@ class DistilledTeacher(Teacher):
         weights = Path(self._artifact().directory) / WEIGHTS
         return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
 
+    def trained_on(self) -> frozenset[str]:
+        """Whatever its teachers were trained on: their knowledge is what it distils."""
+        from molmtd.errors import MolmtdError
+        from molmtd.teachers.base import get_teacher
+
+        tasks: set[str] = set()
+        for spec in self._artifact().config.get("teachers", []):
+            try:
+                tasks |= get_teacher(spec).trained_on()
+            except MolmtdError:  # a teacher this installation does not know: unknown tasks
+                continue
+        return frozenset(tasks)
+
     def embed(self, smiles: Sequence[str]) -> TeacherOutput:
         return self._artifact().embed(smiles)

@@ -124,6 +124,27 @@ def admet_ai_checkpoints() -> dict[str, Path]:
     return found
 
 
+def admet_ai_tasks(checkpoint: str) -> frozenset[str]:
+    """TDC task ids an admet-ai checkpoint was trained on ("admet_regression/0" -> ...).
+
+    Read from admet-ai's own task table (``resources/data/admet.csv``): the rows of the
+    checkpoint's task type that come from a labelled dataset (RDKit-computed properties
+    such as logP have no dataset size). Empty for other checkpoints.
+    """
+    if checkpoint not in admet_ai_checkpoints():
+        return frozenset()
+    kind = {"admet_regression": "regression",
+            "admet_classification": "classification"}.get(checkpoint.split("/")[0])
+    table = admet_ai_checkpoints()[checkpoint].parents[2] / "data" / "admet.csv"
+    if kind is None or not table.is_file():
+        return frozenset()
+    import csv
+
+    with open(table, newline="") as fh:
+        return frozenset(row["id"] for row in csv.DictReader(fh)
+                         if row["task_type"] == kind and row["size"].strip())
+
+
 def _chemprop_featurize(args: tuple) -> list:
     """MolGraph (or a failure reason) per SMILES, with chemprop's own parser and featurizer."""
     featurizer, smiles = args
@@ -185,6 +206,9 @@ class ChempropTeacher(_LazyTeacher):
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
+
+    def trained_on(self) -> frozenset[str]:
+        return admet_ai_tasks(self.checkpoint)
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

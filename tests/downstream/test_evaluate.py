@@ -170,3 +170,36 @@ def test_cache_reuses_embeddings_and_gives_the_same_report(tmp_path, artifact):
     assert len(CountingTeacher.calls) == 2
     again = pd.read_csv(uncached.parent / "results.csv")
     pd.testing.assert_frame_equal(first, again)  # cached rows equal freshly embedded ones
+
+
+class SolvationTeacher(NoChlorineTeacher):
+    """NoChlorineTeacher that claims to have learnt FreeSolv's labels."""
+
+    name = "test-solvation"
+
+    def trained_on(self):
+        return frozenset({"HydrationFreeEnergy_FreeSolv", "Caco2_Wang"})
+
+
+def test_report_flags_label_leakage_and_ranks_held_out_tasks(tmp_path):
+    path = evaluate_featurizers(None, ["maccs", SolvationTeacher()],
+                                datasets=["freesolv", "bbbp", "bace"], splits=("random",),
+                                seeds=(0,), max_molecules=100, include_ecfp=False,
+                                clustering=False, out_dir=tmp_path)
+    text = path.read_text()
+    assert "## Label leakage" in text
+    assert "- `test-solvation`: freesolv" in text
+    assert "- `concat(maccs+test-solvation)`: freesolv" in text
+    assert "- `maccs`" not in text
+    assert "held-out tasks only (bbbp, bace)" in text
+    held_out = pd.read_csv(tmp_path / "average_ranks_held_out.csv")
+    results = pd.read_csv(tmp_path / "results.csv")
+    expected = average_ranks(results[results["dataset"] != "freesolv"])
+    np.testing.assert_allclose(held_out.set_index("featurizer")["average_rank"],
+                               expected.set_index("featurizer")["average_rank"]
+                               .loc[held_out["featurizer"]])
+
+
+def test_no_leakage_section_without_declared_training_tasks(report):
+    assert "Label leakage" not in report.read_text()
+    assert not (report.parent / "average_ranks_held_out.csv").exists()

@@ -59,6 +59,20 @@ def test_admet_ai_checkpoint_names():
 
 
 @needs_admet_ai
+def test_admet_ai_checkpoints_declare_the_tasks_they_learnt(tmp_path):
+    regression = get_teacher("chemprop:checkpoint=admet_regression/2").trained_on()
+    assert {"Solubility_AqSolDB", "Lipophilicity_AstraZeneca",
+            "HydrationFreeEnergy_FreeSolv", "Caco2_Wang"} <= regression
+    assert "logP" not in regression  # computed with RDKit by admet-ai, not learnt
+    assert "BBB_Martins" not in regression
+    classification = get_teacher("chemprop:checkpoint=admet_classification/0").trained_on()
+    assert {"BBB_Martins", "ClinTox", "hERG"} <= classification
+    assert not classification & regression
+    assert get_teacher(f"chemprop:checkpoint={tmp_path / 'm.pt'}").trained_on() == frozenset()
+    assert get_teacher("minimol").trained_on() == frozenset()
+
+
+@needs_admet_ai
 def test_unknown_chemprop_checkpoint_lists_names():
     teacher = get_teacher("chemprop:checkpoint=admet_nope/7")
     with pytest.raises(TeacherUnavailableError, match=r"admet_nope/7.*admet_regression/0"):
