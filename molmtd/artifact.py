@@ -34,6 +34,9 @@ FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 _MIN_PARALLEL = 4000  # molecules per embed call before n_jobs > 1 starts worker processes
+#: "embedding": the distilled embedding (what the heads were trained on);
+#: "layers": every GNN layer's mean-pooled states, concatenated (GNNStudent.layer_embeddings)
+READOUTS = ("embedding", "layers")
 CARD = "card.md"
 
 
@@ -118,9 +121,13 @@ class Artifact:
         directory: the artifact folder.
         device: torch device for the student.
         batch_size: molecules per forward pass.
+        readout: "embedding" (the distilled embedding, ``out_dim``) or "layers" (every
+            layer's mean-pooled states, ``num_layers * hidden_dim``; see
+            :meth:`~molmtd.student.GNNStudent.layer_embeddings`).
     """
 
-    def __init__(self, directory: str | Path, device: str = "cpu", batch_size: int = 256):
+    def __init__(self, directory: str | Path, device: str = "cpu", batch_size: int = 256,
+                 readout: str = "embedding"):
         from safetensors.torch import load_file
 
         from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
@@ -143,6 +150,9 @@ class Artifact:
         self.student.eval().to(device)
         self.device = device
         self.batch_size = batch_size
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+        self.readout = readout
 
     @property
     def name(self) -> str:
@@ -150,6 +160,8 @@ class Artifact:
 
     @property
     def dim(self) -> int:
+        if self.readout == "layers":
+            return int(self.student.num_layers * self.student.hidden_dim)
         return int(self.student.out_dim)
 
     def embed(self, smiles: Sequence[str], n_jobs: int = 1) -> TeacherOutput:
@@ -180,7 +192,10 @@ class Artifact:
         with torch.inference_mode():
             for positions, batch in batches:
                 rows = valid[positions]
-                out[rows] = self.student.forward_batch(batch.to(self.device)).float().cpu().numpy()
+                batch = batch.to(self.device)
+                emb = (self.student.layer_embeddings(batch) if self.readout == "layers"
+                       else self.student.forward_batch(batch))
+                out[rows] = emb.float().cpu().numpy()
                 ok[rows] = True
         return TeacherOutput(out, ok, {int(k): v for k, v in reasons.items()})
 
@@ -188,9 +203,11 @@ class Artifact:
         return f"Artifact({str(self.directory)!r}, dim={self.dim})"
 
 
-def load_artifact(path_or_name: str | Path, device: str = "cpu", batch_size: int = 256) -> Artifact:
+def load_artifact(path_or_name: str | Path, device: str = "cpu", batch_size: int = 256,
+                  readout: str = "embedding") -> Artifact:
     """Load a featurizer by path or released name (see :func:`find_artifact`)."""
-    return Artifact(find_artifact(path_or_name), device=device, batch_size=batch_size)
+    return Artifact(find_artifact(path_or_name), device=device, batch_size=batch_size,
+                    readout=readout)
 
 
 def make_random_artifact(directory: str | Path, seed: int = 0, hidden_dim: int = 32,

@@ -116,6 +116,9 @@ def evaluate(
         help="embeddings of each featurizer and dataset are kept here and reused")
     ] = Path(".cache/molmtd"),
     no_cache: Annotated[bool, typer.Option("--no-cache", help="embed everything anew")] = False,
+    readout: Annotated[str, typer.Option(
+        help="distilled featurizer readouts to score: embedding, layers or embedding,layers")
+    ] = "embedding",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Compare a distilled featurizer with its teachers on bundled benchmark tasks."""
@@ -128,7 +131,7 @@ def evaluate(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
             model=model, max_molecules=max_molecules, out_dir=out,
-            cache_dir=None if no_cache else cache_dir)
+            cache_dir=None if no_cache else cache_dir, readouts=readout.split(","))
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")

@@ -117,6 +117,9 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         device: torch device, e.g. "cpu" or "cuda".
         n_jobs: processes for standardisation and graph building (-1 = all cores); they
             start only for inputs of a few thousand molecules or more.
+        readout: "embedding" (the distilled embedding) or "layers" (every GNN layer's
+            mean-pooled states, concatenated: wider, and better for linear probes on
+            small-corpus students; see docs/EXPERIMENTS.md).
         on_error: "raise" stops at the first molecule that cannot be embedded
             (:class:`~molmtd.errors.InvalidMoleculeError` naming its position and the
             reason); "nan" gives it a row of NaN and warns with every position.
@@ -139,15 +142,18 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "n_jobs": [Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")],
+        "readout": [StrOptions({"embedding", "layers"})],
         "on_error": [StrOptions({"raise", "nan"})],
     }
 
     def __init__(self, featurizer: str | os.PathLike = "molmtd-base", batch_size: int = 256,
-                 device: str = "cpu", n_jobs: int = 1, on_error: str = "raise"):
+                 device: str = "cpu", n_jobs: int = 1, readout: str = "embedding",
+                 on_error: str = "raise"):
         self.featurizer = featurizer
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
+        self.readout = readout
         self.on_error = on_error
 
     # -- model cache (private, never pickled) -------------------------------------------
@@ -163,6 +169,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
             cached = (key, load_artifact(path, device=self.device, batch_size=self.batch_size))
             self._artifact_cache = cached
         cached[1].batch_size = self.batch_size
+        cached[1].readout = self.readout  # cheap to switch: same weights
         return cached[1]
 
     def __getstate__(self):
@@ -279,7 +286,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
 
 
 def load_featurizer(featurizer: str | os.PathLike, *, batch_size: int = 256,
-                    device: str = "cpu", n_jobs: int = 1,
+                    device: str = "cpu", n_jobs: int = 1, readout: str = "embedding",
                     on_error: str = "raise") -> MTDFeaturizer:
     """An :class:`MTDFeaturizer` with its model loaded now (errors surface here, not later).
 
@@ -287,7 +294,7 @@ def load_featurizer(featurizer: str | os.PathLike, *, batch_size: int = 256,
         FileNotFoundError: unknown featurizer path or name.
     """
     feat = MTDFeaturizer(featurizer, batch_size=batch_size, device=device, n_jobs=n_jobs,
-                         on_error=on_error)
+                         readout=readout, on_error=on_error)
     feat._validate_params()
     feat._model()
     return feat

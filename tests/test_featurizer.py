@@ -62,10 +62,22 @@ def test_worker_processes_give_the_same_rows(artifact, reference, monkeypatch):
     np.testing.assert_allclose(np.delete(out, 4, axis=0), reference, atol=1e-5)
 
 
+def test_layers_readout_is_wider_aligned_and_switchable(artifact, reference):
+    f = MTDFeaturizer(artifact, readout="layers")
+    layers = f.transform(SMILES)
+    assert layers.shape == (len(SMILES), 2 * 32) and f.dim == 64  # make_random_artifact: 2x32
+    assert np.isfinite(layers).all()
+    np.testing.assert_allclose(f.transform(SMILES[::-1]), layers[::-1], atol=1e-6)
+    assert len(f.get_feature_names_out()) == 64
+    f.set_params(readout="embedding")  # same cached model, other readout
+    np.testing.assert_array_equal(f.transform(SMILES), reference)
+
+
 def test_constructor_stores_only_and_fit_checks(tmp_path):
     f = MTDFeaturizer(tmp_path / "missing", batch_size=7)
     assert f.get_params() == {"featurizer": tmp_path / "missing", "batch_size": 7,
-                              "device": "cpu", "n_jobs": 1, "on_error": "raise"}
+                              "device": "cpu", "n_jobs": 1, "readout": "embedding",
+                              "on_error": "raise"}
     assert not hasattr(f, "_artifact_cache")
     with pytest.raises(FileNotFoundError, match="neither a directory"):
         f.fit(SMILES)
@@ -76,6 +88,7 @@ def test_constructor_stores_only_and_fit_checks(tmp_path):
     ({"on_error": "skip"}, "The 'on_error' parameter of MTDFeaturizer must be a str among"),
     ({"featurizer": 3}, "The 'featurizer' parameter of MTDFeaturizer must be"),
     ({"n_jobs": 0}, r"The 'n_jobs' parameter of MTDFeaturizer must be .*\[1, inf\). Got 0"),
+    ({"readout": "last"}, "The 'readout' parameter of MTDFeaturizer must be a str among"),
 ])
 def test_parameters_validated_at_fit_and_transform(artifact, params, message):
     f = MTDFeaturizer(**{"featurizer": artifact, **params})

@@ -207,6 +207,20 @@ def test_projection_off_keeps_hidden_width(mixed_batch):
     assert "conv='gine'" in repr(model) and "projection=False" in repr(model)
 
 
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_layer_embeddings_pool_every_layer(pooling, mixed_batch):
+    torch.manual_seed(0)
+    model = student(num_layers=3, projection=False, pooling=pooling).eval()
+    with torch.no_grad():
+        layers = model.layer_embeddings(mixed_batch)
+        assert layers.shape == (len(MIXED), 3 * 16)
+        one = model.layer_embeddings(Batch.from_data_list([mixed_batch.get_example(2)]))
+        torch.testing.assert_close(one[0], layers[2], atol=1e-5, rtol=1e-5)  # per molecule
+        if pooling == "mean":  # the last block is exactly the distilled embedding
+            torch.testing.assert_close(layers[:, 32:], model.forward_batch(mixed_batch))
+    assert not torch.allclose(layers[:, :16], layers[:, 16:32])
+
+
 def test_graph_store_batches_feed_straight_in(moses_smiles, tmp_path):
     keys = moses_smiles[:40]
     store = GraphStore.build(keys, tmp_path, chunk_size=16, progress=False)

@@ -38,7 +38,8 @@ class _Source:
     teacher: Teacher  # distilled featurizers too (DistilledTeacher): spec + version key the cache
 
 
-def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]:
+def _sources(featurizer, against: Sequence, include_ecfp: bool,
+             readouts: Sequence[str] = ("embedding",)) -> list[_Source]:
     from molmtd.teachers.base import get_teacher, parse_spec
     from molmtd.teachers.distilled import DistilledTeacher
 
@@ -52,14 +53,16 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool) -> list[_Source]
     for path_or_name in featurizers:
         from molmtd.artifact import load_artifact
 
-        artifact = load_artifact(path_or_name)
-        label = f"molmtd:{artifact.name}"
-        if label in {s.label for s in sources}:
-            raise EvaluationError(f"two distilled featurizers are both named {artifact.name!r} "
-                                  f"({path_or_name}); give them distinct recipe names")
-        teacher = DistilledTeacher(featurizer=str(artifact.directory))
-        teacher._loaded = artifact  # already loaded: don't read the weights twice
-        sources.append(_Source(label, "distilled", teacher))
+        for readout in readouts:
+            artifact = load_artifact(path_or_name, readout=readout)
+            label = f"molmtd:{artifact.name}" + ("" if readout == "embedding" else f"[{readout}]")
+            if label in {s.label for s in sources}:
+                raise EvaluationError(f"two distilled featurizers are both named "
+                                      f"{artifact.name!r} ({path_or_name}); give them distinct "
+                                      "recipe names")
+            teacher = DistilledTeacher(featurizer=str(artifact.directory), readout=readout)
+            teacher._loaded = artifact  # already loaded: don't read the weights twice
+            sources.append(_Source(label, "distilled", teacher))
     names = set()
     for spec in against:
         teacher = get_teacher(spec)
@@ -247,7 +250,8 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
                          out_dir: str | Path = "runs/evaluate", test_size: float = 0.2,
                          include_ecfp: bool = True, include_concat: bool = True,
                          clustering: bool = True, clustering_max_molecules: int = 1000,
-                         cache_dir: str | Path | None = None) -> Path:
+                         cache_dir: str | Path | None = None,
+                         readouts: Sequence[str] = ("embedding",)) -> Path:
     """Compare a distilled featurizer with teachers, their concatenation and ECFP.
 
     Args:
@@ -269,6 +273,8 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
         cache_dir: keep every featurizer's embeddings of every dataset under
             ``<cache_dir>/evaluate`` (an :class:`~molmtd.store.EmbeddingStore` each, keyed by
             spec, version and molecules) and reuse them on the next run; None: no cache.
+        readouts: the readouts of each distilled featurizer to score, "embedding" and/or
+            "layers" (labelled ``molmtd:<name>[layers]``; see :class:`~molmtd.artifact.Artifact`).
 
     Returns:
         path of ``report.md``.
@@ -288,7 +294,12 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
     from molmtd.downstream.splits import make_split
 
     datasets = _check_args(datasets, splits, seeds, model)
-    sources = _sources(featurizer, against, include_ecfp)
+    from molmtd.artifact import READOUTS
+
+    bad = [r for r in readouts if r not in READOUTS]
+    if bad or not readouts:
+        raise EvaluationError(f"unknown readout(s) {bad}; expected some of {', '.join(READOUTS)}")
+    sources = _sources(featurizer, against, include_ecfp, readouts)
     out_dir = Path(out_dir)
     rows, table, cluster_rows, dropped_notes = [], [], [], []
     for name in datasets:

@@ -17,10 +17,19 @@ __all__ = ["DistilledTeacher"]
 
 @register_teacher("molmtd", "distilled")
 class DistilledTeacher(Teacher):
-    """A molmtd featurizer artifact, by path or released name."""
+    """A molmtd featurizer artifact, by path or released name.
 
-    def __init__(self, featurizer: str, batch_size: int = 256, device: str = "cpu"):
+    Args:
+        featurizer: artifact folder or released name.
+        readout: "embedding" or "layers" (see :class:`~molmtd.artifact.Artifact`).
+        batch_size: molecules per forward pass.
+        device: torch device.
+    """
+
+    def __init__(self, featurizer: str, readout: str = "embedding", batch_size: int = 256,
+                 device: str = "cpu"):
         self.featurizer = featurizer
+        self.readout = readout
         self.batch_size = batch_size
         self.device = device
 
@@ -29,7 +38,7 @@ class DistilledTeacher(Teacher):
             from molmtd.artifact import load_artifact
 
             self._loaded = load_artifact(self.featurizer, device=self.device,
-                                         batch_size=self.batch_size)
+                                         batch_size=self.batch_size, readout=self.readout)
         return self._loaded
 
     @property

@@ -203,3 +203,13 @@ def test_report_flags_label_leakage_and_ranks_held_out_tasks(tmp_path):
 def test_no_leakage_section_without_declared_training_tasks(report):
     assert "Label leakage" not in report.read_text()
     assert not (report.parent / "average_ranks_held_out.csv").exists()
+
+
+def test_both_readouts_of_a_featurizer_are_scored(artifact, tmp_path):
+    evaluate_featurizers(artifact, ["maccs"], datasets=["freesolv"], splits=("random",),
+                         seeds=(0,), max_molecules=80, include_ecfp=False, clustering=False,
+                         readouts=("embedding", "layers"), out_dir=tmp_path)
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["featurizer"]) == {"molmtd:rand", "molmtd:rand[layers]", "maccs"}
+    with pytest.raises(EvaluationError, match=r"unknown readout\(s\) \['last'\]"):
+        evaluate_featurizers(artifact, ["maccs"], readouts=("last",), out_dir=tmp_path)
