@@ -19,7 +19,6 @@ disk; ``store[i]`` (or ``store.batch(indices)``) slices them on demand.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import operator
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from molmtd.errors import InvalidMoleculeError, StoreError
+from molmtd.store import keys_sha256
 
 __all__ = [
     "FEATURE_SCHEMA_VERSION",
@@ -372,14 +372,6 @@ FORMAT_VERSION = 1
 _ARRAYS = ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr")
 
 
-def _keys_sha256(keys: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for key in keys:
-        h.update(key.encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 def _write_atomic(path: Path, data: bytes | np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
@@ -460,7 +452,7 @@ class GraphStore:
                 raise ValueError(f"key {i} ({str(key)[:80]!r}) must be a one-line string")
         directory = Path(directory)
         path = directory / "manifest.json"
-        sha = _keys_sha256(keys)
+        sha = keys_sha256(keys)
         if path.is_file():
             manifest = json.loads(path.read_text())
             _check_schema(manifest, directory)

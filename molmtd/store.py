@@ -29,7 +29,7 @@ import numpy as np
 
 from molmtd.errors import ShapeError, StoreError
 
-__all__ = ["EmbeddingStore", "FORMAT_VERSION"]
+__all__ = ["EmbeddingStore", "FORMAT_VERSION", "keys_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _keys_sha256(keys: Sequence[str]) -> str:
+def keys_sha256(keys: Sequence[str]) -> str:
+    """sha256 of the keys, one per line: the identity of a key list in manifests and caches."""
     h = hashlib.sha256()
     for key in keys:
         h.update(key.encode())
@@ -154,7 +155,7 @@ class EmbeddingStore:
                              "must be standardised SMILES")
         identity = {"format_version": FORMAT_VERSION, "teacher_spec": teacher.spec,
                     "teacher_version": teacher.version, "n_molecules": len(keys),
-                    "keys_sha256": _keys_sha256(keys), "dtype": dtype,
+                    "keys_sha256": keys_sha256(keys), "dtype": dtype,
                     "shard_size": int(shard_size)}
         manifest = cls._open_or_create(directory, identity)
         if manifest["dim"] is None:  # a new store: keys first, then the manifest names them
@@ -439,7 +440,7 @@ class EmbeddingStore:
         Raises:
             StoreError: naming the first shard (or keys.txt) that does not match.
         """
-        if _keys_sha256(self.keys) != self.manifest["keys_sha256"]:
+        if keys_sha256(self.keys) != self.manifest["keys_sha256"]:
             raise StoreError(f"embedding store {self.directory}: keys.txt does not match the "
                              "manifest; delete the directory and build again")
         for s in sorted(self._shards):

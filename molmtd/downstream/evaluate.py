@@ -9,6 +9,7 @@ average ranks, clustering quality, ``report.md``. This is what ``molmtd evaluate
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -53,8 +54,10 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool,
     for path_or_name in featurizers:
         from molmtd.artifact import load_artifact
 
+        loaded = load_artifact(path_or_name)
         for readout in readouts:
-            artifact = load_artifact(path_or_name, readout=readout)
+            artifact = copy.copy(loaded)  # shares the student: the weights are read once
+            artifact.readout = readout
             label = f"molmtd:{artifact.name}" + ("" if readout == "embedding" else f"[{readout}]")
             if label in {s.label for s in sources}:
                 raise EvaluationError(f"two distilled featurizers are both named "
@@ -131,10 +134,10 @@ def _embed(teacher: Teacher, keys: list[str],
         out = teacher.embed(keys)
         return out.embeddings, out.ok
     from molmtd.datamodule import CacheLayout
-    from molmtd.store import EmbeddingStore, _keys_sha256
+    from molmtd.store import EmbeddingStore, keys_sha256
 
     directory = CacheLayout(cache_dir / "evaluate").teacher_dir(
-        teacher.spec, teacher.version, _keys_sha256(keys))
+        teacher.spec, teacher.version, keys_sha256(keys))
     store = EmbeddingStore.build(teacher, keys, directory, progress=False)
     return store.rows(np.arange(len(keys)))
 
