@@ -51,8 +51,9 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="skip the evaluation")
     parser.add_argument("--readout", default="embedding",
                         help="readouts of each variant to score: embedding, layers or both")
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/molmtd"),
-                        help="where evaluation embeddings are kept and reused")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where evaluation embeddings are kept and reused "
+                             "(default $MOLMTD_CACHE_DIR or ~/.cache/molmtd)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -60,6 +61,7 @@ def main() -> None:
 
     from molmtd.distill import distill
     from molmtd.downstream.evaluate import evaluate_featurizers
+    from molmtd.paths import resolve_cache_dir
     from molmtd.recipe import load_recipe
     from molmtd.teachers.base import split_spec_list
 
@@ -76,7 +78,7 @@ def main() -> None:
         featurizers, split_spec_list(args.against),
         datasets=args.datasets.split(",") if args.datasets else None,
         seeds=tuple(range(args.seeds)), model=args.model, max_molecules=args.max_molecules,
-        out_dir=args.out / "report", cache_dir=args.cache_dir,
+        out_dir=args.out / "report", cache_dir=resolve_cache_dir(args.cache_dir),
         readouts=args.readout.split(","))
     print(f"report: {report}")
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from molmtd.errors import MolmtdError
+from molmtd.paths import resolve_cache_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Task-agnostic multi-teacher distillation of molecular representations.")
@@ -112,9 +113,10 @@ def evaluate(
     model: Annotated[str, typer.Option(help="linear | mlp | rf | gbm")] = "linear",
     max_molecules: Annotated[int | None, typer.Option(help="cap per dataset")] = None,
     out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
-    cache_dir: Annotated[Path, typer.Option(
-        help="embeddings of each featurizer and dataset are kept here and reused")
-    ] = Path(".cache/molmtd"),
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="embeddings of each featurizer and dataset are kept under <cache-dir>/evaluate "
+             "and reused; default $MOLMTD_CACHE_DIR or ~/.cache/molmtd")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="embed everything anew")] = False,
     readout: Annotated[str, typer.Option(
         help="distilled featurizer readouts to score: embedding, layers or embedding,layers")
@@ -131,7 +133,7 @@ def evaluate(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
             model=model, max_molecules=max_molecules, out_dir=out,
-            cache_dir=None if no_cache else cache_dir, readouts=readout.split(","))
+            cache_dir=None if no_cache else resolve_cache_dir(cache_dir), readouts=readout.split(","))
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from molmtd.batching import ResumableBatchSampler, ResumableLoader
+from molmtd.paths import resolve_cache_dir
 from molmtd.recipe import Recipe
 
 __all__ = ["DistillDataModule", "DistillDataset", "teacher_labels", "CacheLayout"]
@@ -98,7 +99,7 @@ class DistillDataModule(L.LightningDataModule):
     def __init__(self, recipe: Recipe):
         super().__init__()
         self.recipe = recipe
-        self.layout = CacheLayout(Path(recipe.store.cache_dir))
+        self.layout = CacheLayout(resolve_cache_dir(recipe.store.cache_dir))
         self.labels = teacher_labels(recipe.teachers)
 
     # -- heavy, resumable work (rank 0 under DDP) -------------------------------------
@@ -135,7 +136,7 @@ class DistillDataModule(L.LightningDataModule):
                 teacher, corpus.keys,
                 self.layout.teacher_dir(teacher.spec, teacher.version, corpus.fingerprint),
                 shard_size=r.store.shard_size, dtype=r.store.dtype,
-                batch_size=r.store.embed_batch_size)
+                batch_size=r.store.embed_batch_size, rows=r.corpus.use_molecules)
         return corpus, graphs, stores
 
     # -- cheap state (every rank) ------------------------------------------------------
@@ -144,6 +145,8 @@ class DistillDataModule(L.LightningDataModule):
             return
         self.corpus, self.graphs, self.stores = self._build_caches()  # finds finished caches
         usable = np.asarray(self.graphs.ok, dtype=bool).copy()
+        if self.recipe.corpus.use_molecules is not None:
+            usable[self.recipe.corpus.use_molecules:] = False
         any_teacher = np.zeros(len(usable), dtype=bool)
         for store in self.stores.values():
             any_teacher |= store.ok_mask()

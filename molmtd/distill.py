@@ -127,7 +127,7 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
 
     dm = prepare(recipe)
     if prepare_only:
-        log.info("caches ready under %s", recipe.store.cache_dir)
+        log.info("caches ready under %s", dm.layout.root)
         return out
     t = recipe.training
     module = DistillModule(_student_config(recipe), dm.teacher_dims,

@@ -54,6 +54,12 @@ class CorpusConfig(_Section):
     )
     column: str | None = Field(default=None, description="SMILES column of a CSV/TSV/parquet")
     max_molecules: int | None = Field(default=20_000, ge=1)
+    use_molecules: int | None = Field(
+        default=None, ge=2,
+        description="train on the first N molecules of the corpus only (its rows are a "
+                    "seeded random sample). Teacher caches are those of the whole corpus, "
+                    "built up to row N: runs at 50k share the shards of a 250k corpus, and "
+                    "can start before its caches are finished; null = all")
     standardize: StandardizeConfig = StandardizeConfig()
     n_jobs: int = Field(default=-1, description="processes for standardisation; -1 = all cores")
 
@@ -61,7 +67,9 @@ class CorpusConfig(_Section):
 class StoreConfig(_Section):
     """Where and how teacher embeddings and graphs are cached."""
 
-    cache_dir: str = Field(default=".cache/molmtd", description="shared across runs")
+    cache_dir: str | None = Field(
+        default=None, description="shared across runs and checkouts; null = $MOLMTD_CACHE_DIR "
+                                  "or ~/.cache/molmtd (molmtd.paths)")
     dtype: Literal["float16", "float32"] = "float32"
     shard_size: int = Field(default=10_000, ge=1)
     embed_batch_size: int = Field(default=1_000, ge=1)

@@ -117,7 +117,7 @@ class EmbeddingStore:
     @classmethod
     def build(cls, teacher, keys: Sequence[str], directory: str | Path, *,
               shard_size: int = 10_000, dtype: str = "float32", batch_size: int | None = None,
-              progress: bool = True) -> EmbeddingStore:
+              progress: bool = True, rows: int | None = None) -> EmbeddingStore:
         """Embed ``keys`` with ``teacher`` into ``directory``; finished shards are kept.
 
         Args:
@@ -128,6 +128,10 @@ class EmbeddingStore:
             dtype: "float32" or "float16" (half the disk and page cache).
             batch_size: molecules per ``teacher.embed`` call; None = one call per shard.
             progress: show a tqdm bar (progress is logged either way).
+            rows: build only the shards that hold rows ``[0, rows)`` (None = all). The
+                store keeps the identity of the whole key list, so a later call with a
+                larger ``rows`` (or None) resumes it: runs on a prefix of a big corpus
+                share its caches while they are being built.
 
         Returns:
             The store, opened for reading.
@@ -171,7 +175,8 @@ class EmbeddingStore:
                             "gone; recomputing it", directory, s)
                 manifest["shards"] = [x for x in manifest["shards"] if x["index"] != s]
                 done.discard(s)
-        todo = [s for s in range(n_shards) if s not in done]
+        wanted = n_shards if rows is None else min(n_shards, -(-max(int(rows), 0) // shard_size))
+        todo = [s for s in range(wanted) if s not in done]
         if not todo:
             log.debug("embedding store %s is complete (%s)", directory, teacher.spec)
             return cls(directory)
@@ -186,8 +191,9 @@ class EmbeddingStore:
         if progress:
             from tqdm.auto import tqdm
 
-            finished = sum(min(shard_size, len(keys) - s * shard_size) for s in done)
-            bar = tqdm(total=len(keys), initial=finished, unit="mol", desc=teacher.spec,
+            target = min(len(keys), wanted * shard_size)
+            finished = sum(min(shard_size, len(keys) - s * shard_size) for s in done if s < wanted)
+            bar = tqdm(total=target, initial=finished, unit="mol", desc=teacher.spec,
                        dynamic_ncols=True)
         t0, n_new = time.perf_counter(), 0
         try:

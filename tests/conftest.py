@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 # keep tests single-threaded and quiet: 2 cores are shared with other processes
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# tests never touch the user's cache (~/.cache/molmtd): every default cache goes here
+os.environ["MOLMTD_CACHE_DIR"] = tempfile.mkdtemp(prefix="molmtd-test-cache-")
 
 
 def moses_train_path() -> Path:

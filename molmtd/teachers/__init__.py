@@ -17,7 +17,7 @@ from molmtd.teachers.base import (
 )
 
 # family modules register themselves on import; each must keep its top-level imports light
-from molmtd.teachers import distilled, files, fingerprints, gnn, jtvae, smiles  # noqa: E402,F401  isort: skip
+from molmtd.teachers import distilled, files, fingerprints, gnn, jtvae, mordred, smiles  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "Teacher",

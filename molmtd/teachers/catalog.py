@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from molmtd.paths import default_cache_dir
 from molmtd.teachers.base import Teacher, TeacherInfo, list_teachers
 
 __all__ = ["describe_teachers", "measure_throughput", "default_cache_path"]
@@ -30,9 +31,7 @@ _N_MEASURE = 1000
 
 def default_cache_path() -> Path:
     """Where measured throughputs (and loaded dimensions) are cached."""
-    root = os.environ.get("MOLMTD_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "molmtd"
-    return base / "teacher_throughput.json"
+    return default_cache_dir() / "teacher_throughput.json"
 
 
 def _read_cache(path: Path) -> dict[str, dict]:
