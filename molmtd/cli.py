@@ -133,7 +133,8 @@ def evaluate(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
             model=model, max_molecules=max_molecules, out_dir=out,
-            cache_dir=None if no_cache else resolve_cache_dir(cache_dir), readouts=readout.split(","))
+            cache_dir=None if no_cache else resolve_cache_dir(cache_dir),
+            readouts=readout.split(","))
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")

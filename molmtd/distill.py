@@ -88,7 +88,9 @@ def _student_config(recipe: Recipe) -> dict:
                          atom_columns=_feature_columns("atom_features", s.atom_features,
                                                        ATOM_FEATURE_NAMES),
                          bond_columns=_feature_columns("bond_features", s.bond_features,
-                                                       BOND_FEATURE_NAMES))
+                                                       BOND_FEATURE_NAMES),
+                         positional_encoding=s.positional_encoding, virtual_node=s.virtual_node,
+                         jk=s.jk, output_norm=s.output_norm)
     return student.config()
 
 

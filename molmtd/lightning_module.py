@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from molmtd.objectives import MarginalDensity, TeacherStandardizer, build_objective
+from molmtd.objectives.collapse import effective_rank, variance_covariance_penalty
 from molmtd.objectives.registry import objective_options
 from molmtd.student import GNNStudent
 
@@ -59,6 +60,10 @@ class DistillModule(L.LightningModule):
             **({"min_log_scale": objective.get("min_log_scale", -7.0)}
                if "min_log_scale" in objective_options(objective["name"]) else {}))
         self.use_mi = bool(objective["mi_estimate"]) and objective["name"] == "gaussian"
+        self.variance_weight = float(objective.get("variance_weight", 0.0))
+        self.covariance_weight = float(objective.get("covariance_weight", 0.0))
+        self.rank_molecules = int(training.get("rank_molecules", 0))
+        self._rank_sample: list[torch.Tensor] = []
         # Not submodules: fitted deterministically (seeded) before training and again on
         # resume, so they stay out of checkpoints and of the optimisers.
         self.marginals: dict[str, MarginalDensity] = {}
@@ -82,9 +87,25 @@ class DistillModule(L.LightningModule):
         total, per_teacher = self.objective(s, targets)
         return s, targets, total, per_teacher
 
+    def _collapse_terms(self, s: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The weighted VICReg terms that are switched on (recipe objective.*_weight)."""
+        if not (self.variance_weight or self.covariance_weight):
+            return {}
+        variance, covariance = variance_covariance_penalty(s)
+        terms = {}
+        if self.variance_weight:
+            terms["variance"] = self.variance_weight * variance
+        if self.covariance_weight:
+            terms["covariance"] = self.covariance_weight * covariance
+        return terms
+
     def training_step(self, batch, batch_idx: int):
         opt_student, opt_heads = self.optimizers()
-        _, _, total, per_teacher = self._losses(batch)
+        s, _, total, per_teacher = self._losses(batch)
+        penalties = self._collapse_terms(s)
+        for name, value in penalties.items():
+            total = total + value
+            self.log(f"train/penalty/{name}", value, batch_size=batch[0].num_graphs)
         opt_student.zero_grad()
         opt_heads.zero_grad()
         self.manual_backward(total)
@@ -104,6 +125,10 @@ class DistillModule(L.LightningModule):
     def validation_step(self, batch, batch_idx: int):
         s, targets, total, per_teacher = self._losses(batch)
         bs = batch[0].num_graphs
+        # the validation loader is not shuffled: its first molecules are a fixed sample
+        have = sum(len(x) for x in self._rank_sample)
+        if have < self.rank_molecules:
+            self._rank_sample.append(s[:self.rank_molecules - have].detach().float().cpu())
         self.log("val/loss", total, prog_bar=True, batch_size=bs, sync_dist=True)
         for label, value in per_teacher.items():
             self.log(f"val/loss/{label}", value, batch_size=bs, sync_dist=True)
@@ -116,7 +141,15 @@ class DistillModule(L.LightningModule):
                     self.log(f"val/mi/{label}", marginal - conditional, batch_size=int(ok.sum()),
                              sync_dist=True)
 
+    def on_validation_epoch_start(self) -> None:
+        self._rank_sample = []
+
     def on_validation_epoch_end(self) -> None:
+        if self._rank_sample:
+            # rank 0's sample under DDP: a diagnostic, not worth a gather
+            self.log("val/effective_rank", effective_rank(torch.cat(self._rank_sample)),
+                     rank_zero_only=True)
+            self._rank_sample = []
         for sched in self._plateau_schedulers():
             metric = self.trainer.callback_metrics.get("val/loss")
             if metric is not None:

@@ -88,6 +88,14 @@ class StudentConfig(_Section):
     projection: bool = True
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     residual: bool = False
+    positional_encoding: int = Field(
+        default=0, ge=0, description="random-walk steps fed to every atom (RWPE); 0 = none")
+    virtual_node: bool = Field(default=False, description="a node joined to every atom")
+    jk: Literal["last", "cat", "max"] = Field(
+        default="last", description="pooling reads the last layer, every layer concatenated "
+                                    "(cat) or their elementwise max (jumping knowledge)")
+    output_norm: Literal["none", "layer"] = Field(
+        default="none", description="LayerNorm (no parameters) on the embedding the heads read")
     atom_features: list[str] | None = Field(
         default=None, description="atom feature columns the student reads (names from "
                                   "molmtd.graphs.ATOM_FEATURE_NAMES); null = all")
@@ -117,6 +125,12 @@ class ObjectiveConfig(_Section):
     standardize_clip: float | None = Field(
         default=5.0, gt=0,
         description="clamp standardised teacher values to [-clip, clip]; null = no clamp")
+    variance_weight: float = Field(
+        default=0.0, ge=0, description="VICReg variance term on the student embedding: "
+                                       "mean over dims of relu(1 - batch std)")
+    covariance_weight: float = Field(
+        default=0.0, ge=0, description="VICReg covariance term: sum of squared off-diagonal "
+                                       "batch covariances of the embedding / its width")
     mi_estimate: bool = Field(default=True, description="log a per-teacher MI estimate")
     mi_fit_molecules: int = Field(default=5_000, ge=100)
 
@@ -139,6 +153,9 @@ class TrainingConfig(_Section):
     val_check_interval: float | int = Field(default=1.0, description="Lightning's meaning")
     log_every_n_steps: int = Field(default=20, ge=1)
     num_workers: int = Field(default=0, ge=0)
+    rank_molecules: int = Field(
+        default=2048, ge=0, description="validation molecules (the first, a fixed sample) whose "
+                                        "embedding's effective rank is logged every epoch; 0 = off")
 
 
 class TrainerConfig(_Section):

@@ -19,7 +19,8 @@ from torch_geometric import nn as gnn
 
 from molmtd.errors import ShapeError
 
-__all__ = ["GNNStudent", "FeatureEmbedding", "GNNLayer", "list_components"]
+__all__ = ["GNNStudent", "FeatureEmbedding", "GNNLayer", "VirtualNode", "list_components",
+           "random_walk_encoding"]
 
 
 class FeatureEmbedding(nn.Module):
@@ -78,6 +79,7 @@ class FeatureEmbedding(nn.Module):
 
 # -- registries ---------------------------------------------------------------------------
 GAT_HEADS = 4
+JK_MODES = ("last", "cat", "max")
 
 
 def _bond_rank(hidden_dim: int, bond_feature_dims: Sequence[int]) -> int:
@@ -196,6 +198,66 @@ class GNNLayer(nn.Module):
         return h + out if self.residual else out
 
 
+
+# -- what a 5-bond receptive field cannot see ----------------------------------------------
+def random_walk_encoding(edge_index: Tensor, batch: Tensor, num_graphs: int,
+                         steps: int) -> Tensor:
+    """Return probabilities of 1..steps-step random walks, per atom (RWPE, Dwivedi et al.).
+
+    The same values as torch_geometric's ``AddRandomWalkPE`` transform, computed for a whole
+    batch at once on the GPU/CPU inside the model: molecules are small, so each graph's
+    transition matrix is dense (``to_dense_adj``, [B, n_max, n_max]) and the walk is a
+    batched matmul. The transform runs per ``Data`` in the loader, and would have to be
+    stored with every graph or recomputed at inference; here it costs one ``bmm`` per step.
+
+    Shapes:
+        - **input:** edge_index ``[2, E]``, batch ``[N]``
+        - **output:** ``[N, steps]``
+    """
+    from torch_geometric.utils import to_dense_adj, to_dense_batch
+
+    adj = to_dense_adj(edge_index, batch, batch_size=num_graphs)  # [B, n, n]
+    deg = adj.sum(-1, keepdim=True)
+    walk = adj / deg.clamp(min=1)  # an isolated atom has no walk: all its probabilities stay 0
+    _, mask = to_dense_batch(batch.new_zeros(batch.size(0), 1), batch, batch_size=num_graphs)
+    current, out = walk, []
+    for step in range(steps):
+        out.append(current.diagonal(dim1=-2, dim2=-1))
+        if step + 1 < steps:
+            current = current @ walk
+    return torch.stack(out, dim=-1)[mask]
+
+
+class VirtualNode(nn.Module):
+    """A per-molecule node joined to every atom (Gilmer et al. 2017; OGB's GIN-virtual).
+
+    Between two message-passing layers, the virtual node takes in the sum of the atoms'
+    states through an MLP and adds its state to every atom, so information crosses the
+    whole molecule in one layer instead of one bond per layer. torch_geometric only has a
+    ``VirtualNode`` *transform*, which adds a real node and edges to each graph (a new
+    bond type for the bond encoders, and a node that pooling would count as an atom), so
+    this small module is written here.
+
+    Args:
+        hidden_dim: node width.
+
+    Shapes:
+        - **input:** h ``[N, hidden_dim]``, vn ``[B, hidden_dim]``, batch ``[N]``
+        - **output:** (h ``[N, hidden_dim]``, vn ``[B, hidden_dim]``)
+    """
+
+    def __init__(self, hidden_dim: int):
+        super().__init__()
+        self.mlp = gnn.MLP([hidden_dim, hidden_dim, hidden_dim], norm="layer_norm")
+
+    def reset_parameters(self) -> None:
+        self.mlp.reset_parameters()
+
+    def forward(self, h: Tensor, vn: Tensor, batch: Tensor, num_graphs: int):
+        vn = vn + self.mlp(gnn.global_add_pool(h, batch, num_graphs))
+        return h + vn[batch], vn
+
+
 # -- the student --------------------------------------------------------------------------
 class GNNStudent(nn.Module):
     """Message-passing encoder: molecule graph -> one embedding per molecule.
@@ -222,6 +284,15 @@ class GNNStudent(nn.Module):
         atom_columns: atom feature columns the student reads (None = all), e.g. ``[0, 1]``
             for atomic number and chirality only; the graphs still carry every column.
         bond_columns: bond feature columns the student reads (None = all).
+        positional_encoding: random-walk steps k fed to every atom as extra input (RWPE,
+            :func:`random_walk_encoding`, through a Linear(k, hidden_dim)); 0 = none.
+        virtual_node: a :class:`VirtualNode` between consecutive layers.
+        jk: what pooling reads: "last" (the last layer's states), "cat" (every layer's
+            states concatenated, width ``num_layers * hidden_dim``) or "max" (elementwise
+            max over layers); torch_geometric's ``JumpingKnowledge``.
+        output_norm: "none" or "layer" (a LayerNorm without parameters on the embedding:
+            every molecule's embedding has mean 0 and variance 1 over its dimensions, so the
+            heads cannot read information from its overall scale).
 
     Shapes:
         - **input:** x long ``[N, len(atom_feature_dims)]``, edge_index ``[2, E]``,
@@ -238,7 +309,8 @@ class GNNStudent(nn.Module):
                  out_dim: int | None = None, norm: str = "layer", pooling: str = "mean",
                  projection: bool = True, dropout: float = 0.0, residual: bool = False,
                  atom_columns: Sequence[int] | None = None,
-                 bond_columns: Sequence[int] | None = None):
+                 bond_columns: Sequence[int] | None = None, positional_encoding: int = 0,
+                 virtual_node: bool = False, jk: str = "last", output_norm: str = "none"):
         super().__init__()
         for name, dims in (("atom_feature_dims", atom_feature_dims),
                            ("bond_feature_dims", bond_feature_dims)):
@@ -254,19 +326,28 @@ class GNNStudent(nn.Module):
                "a float in [0, 1)")
         _check(isinstance(projection, bool), "projection", projection, "a bool")
         _check(isinstance(residual, bool), "residual", residual, "a bool")
+        _check(_is_int(positional_encoding, 0), "positional_encoding", positional_encoding,
+               "an int >= 0 (random-walk steps; 0 = none)")
+        _check(isinstance(virtual_node, bool), "virtual_node", virtual_node, "a bool")
+        _check(jk in JK_MODES, "jk", jk, f"one of {sorted(JK_MODES)}")
+        _check(output_norm in ("none", "layer"), "output_norm", output_norm, "'none' or 'layer'")
         if conv in ("gat", "gatv2"):
             _check(hidden_dim % GAT_HEADS == 0, "hidden_dim", hidden_dim,
                    f"a multiple of {GAT_HEADS} with conv={conv!r} ({GAT_HEADS} heads)")
-        if not projection and out_dim not in (None, hidden_dim):
+        pooled_dim = hidden_dim * num_layers if jk == "cat" else hidden_dim
+        if not projection and out_dim not in (None, pooled_dim):
             raise ValueError(f"The 'out_dim' parameter of GNNStudent must be None or equal "
-                             f"hidden_dim={hidden_dim} when projection=False. Got {out_dim!r} "
-                             "instead; set projection=True to project to another width.")
+                             f"the pooled width {pooled_dim} when projection=False. Got "
+                             f"{out_dim!r} instead; set projection=True to project to another "
+                             "width.")
 
         self.atom_feature_dims = [int(d) for d in atom_feature_dims]
         self.bond_feature_dims = [int(d) for d in bond_feature_dims]
         self.conv_name, self.norm_name, self.pooling_name = conv, norm, pooling
         self.num_layers, self.hidden_dim = num_layers, hidden_dim
-        self.out_dim = hidden_dim if out_dim is None else out_dim
+        self.out_dim = pooled_dim if out_dim is None else out_dim
+        self.positional_encoding, self.virtual_node = positional_encoding, virtual_node
+        self.jk_mode, self.output_norm = jk, output_norm
         self.projection_enabled, self.dropout, self.residual = projection, float(dropout), residual
 
         self.atom_columns = None if atom_columns is None else [int(c) for c in atom_columns]
@@ -277,8 +358,17 @@ class GNNStudent(nn.Module):
                      activation=i < num_layers - 1, dropout=self.dropout, residual=residual,
                      bond_columns=self.bond_columns)
             for i in range(num_layers))
-        self.pool = POOLINGS[pooling](hidden_dim)
-        self.projection = nn.Linear(hidden_dim, self.out_dim) if projection else nn.Identity()
+        self.pe_encoder = (nn.Linear(positional_encoding, hidden_dim) if positional_encoding
+                           else None)
+        self.virtual_nodes = (nn.ModuleList(VirtualNode(hidden_dim)
+                                            for _ in range(num_layers - 1))
+                              if virtual_node else None)
+        self.jk = (None if jk == "last"
+                   else gnn.JumpingKnowledge(jk, hidden_dim, num_layers))
+        self.pool = POOLINGS[pooling](pooled_dim)
+        self.projection = nn.Linear(pooled_dim, self.out_dim) if projection else nn.Identity()
+        self.final_norm = (nn.LayerNorm(self.out_dim, elementwise_affine=False)
+                           if output_norm == "layer" else nn.Identity())
 
     def reset_parameters(self) -> None:
         """Re-initialise every parameter (as a freshly built student)."""
@@ -288,6 +378,9 @@ class GNNStudent(nn.Module):
         self.pool.reset_parameters()
         if isinstance(self.projection, nn.Linear):
             self.projection.reset_parameters()
+        for module in (self.pe_encoder, *(self.virtual_nodes or ())):
+            if module is not None:
+                module.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None,
                 batch: Tensor | None, num_graphs: int | None = None) -> Tensor:
@@ -311,10 +404,27 @@ class GNNStudent(nn.Module):
             num_graphs = 1 if num_graphs is None else num_graphs
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        states = self._node_states(x, edge_index, edge_attr, batch, num_graphs)
+        h = states[-1] if self.jk is None else self.jk(states)
+        return self.final_norm(self.projection(self.pool(h, batch, dim_size=num_graphs)))
+
+    def _node_states(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None,
+                     batch: Tensor, num_graphs: int) -> list[Tensor]:
+        """Every layer's atom states, ``num_layers`` tensors ``[N, hidden_dim]``."""
         h = self.atom_encoder(x)
-        for layer in self.layers:
+        if self.pe_encoder is not None:
+            with torch.no_grad():
+                walks = random_walk_encoding(edge_index, batch, num_graphs,
+                                             self.positional_encoding)
+            h = h + self.pe_encoder(walks)
+        vn = h.new_zeros(num_graphs, self.hidden_dim) if self.virtual_nodes is not None else None
+        states = []
+        for i, layer in enumerate(self.layers):
+            if vn is not None and i > 0:
+                h, vn = self.virtual_nodes[i - 1](h, vn, batch, num_graphs)
             h = layer(h, edge_index, edge_attr, batch, num_graphs)
-        return self.projection(self.pool(h, batch, dim_size=num_graphs))
+            states.append(h)
+        return states
 
     def forward_batch(self, batch) -> Tensor:
         """Embed a torch_geometric ``Batch`` (or one ``Data``).
@@ -346,12 +456,8 @@ class GNNStudent(nn.Module):
         if index is None:
             index = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         num_graphs = getattr(batch, "num_graphs", None) or int(index.max()) + 1
-        h = self.atom_encoder(x)
-        pooled = []
-        for layer in self.layers:
-            h = layer(h, edge_index, edge_attr, index, num_graphs)
-            pooled.append(global_mean_pool(h, index, num_graphs))
-        return torch.cat(pooled, dim=1)
+        states = self._node_states(x, edge_index, edge_attr, index, num_graphs)
+        return torch.cat([global_mean_pool(h, index, num_graphs) for h in states], dim=1)
 
     def config(self) -> dict:
         """JSON-serialisable constructor arguments; :meth:`from_config` rebuilds the model."""
@@ -361,7 +467,10 @@ class GNNStudent(nn.Module):
                 "hidden_dim": self.hidden_dim, "out_dim": self.out_dim, "norm": self.norm_name,
                 "pooling": self.pooling_name, "projection": self.projection_enabled,
                 "dropout": self.dropout, "residual": self.residual,
-                "atom_columns": self.atom_columns, "bond_columns": self.bond_columns}
+                "atom_columns": self.atom_columns, "bond_columns": self.bond_columns,
+                "positional_encoding": self.positional_encoding,
+                "virtual_node": self.virtual_node, "jk": self.jk_mode,
+                "output_norm": self.output_norm}
 
     @classmethod
     def from_config(cls, config: dict) -> GNNStudent:
@@ -373,7 +482,8 @@ class GNNStudent(nn.Module):
         cfg = dict(config)
         known = {"atom_feature_dims", "bond_feature_dims", "conv", "num_layers", "hidden_dim",
                  "out_dim", "norm", "pooling", "projection", "dropout", "residual",
-                 "atom_columns", "bond_columns"}
+                 "atom_columns", "bond_columns", "positional_encoding", "virtual_node", "jk",
+                 "output_norm"}
         unknown = sorted(set(cfg) - known)
         missing = sorted({"atom_feature_dims", "bond_feature_dims"} - set(cfg))
         if unknown or missing:

@@ -109,3 +109,24 @@ def test_resume_continues_step_counter_and_reuses_caches(tmp_path, corpus_file):
     assert step_after > step_before
     steps = pd.read_csv(tmp_path / "out" / "logs" / "metrics.csv")["step"].dropna()
     assert steps.max() >= 23
+
+
+def test_use_molecules_trains_on_a_corpus_prefix_and_builds_only_its_shards(tmp_path,
+                                                                          corpus_file):
+    from molmtd.distill import prepare
+    from molmtd.store import EmbeddingStore
+
+    recipe = _recipe(tmp_path, corpus_file)
+    recipe.corpus.use_molecules = 120
+    dm = prepare(recipe)
+    used = np.concatenate([dm.train_indices, dm.val_indices])
+    assert used.max() < 120 and len(used) == 120  # every prefix molecule has a graph here
+    assert len(dm.corpus) > 200
+    for store in dm.stores.values():
+        assert isinstance(store, EmbeddingStore)
+        assert [s["index"] for s in store.manifest["shards"]] == [0, 1]  # shard_size 100
+    # the full corpus later resumes the same stores
+    whole = prepare(_recipe(tmp_path, corpus_file))
+    assert {label: s.directory for label, s in whole.stores.items()} == \
+        {label: s.directory for label, s in dm.stores.items()}
+    assert all(s.is_complete for s in whole.stores.values())

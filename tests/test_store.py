@@ -347,3 +347,22 @@ def test_mean_std_in_small_blocks_equals_one_pass(tmp_path, keys, monkeypatch):
     np.testing.assert_allclose(blocked[0], whole[0], rtol=1e-12)
     np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-9)
     assert blocked[1][2] == 0.0
+
+
+def test_prefix_build_computes_only_the_shards_of_the_first_rows_then_resumes(tmp_path, keys):
+    directory = tmp_path / "s"
+    first = CountingTeacher()
+    prefix = EmbeddingStore.build(first, keys, directory, shard_size=10, rows=25,
+                                  progress=False)
+    assert [c[0] for c in first.calls] == [keys[0], keys[10], keys[20]]  # rows 0..29
+    assert not prefix.is_complete and len(prefix) == N  # the identity is the whole key list
+    np.testing.assert_array_equal(prefix.rows(np.arange(25))[0], _expected(keys)[0][:25])
+    assert not prefix.ok_mask()[30:].any()
+    again = CountingTeacher()
+    EmbeddingStore.build(again, keys, directory, shard_size=10, rows=30, progress=False)
+    assert again.calls == []  # rows 0..29 are done
+    rest = CountingTeacher()
+    full = EmbeddingStore.build(rest, keys, directory, shard_size=10, progress=False)
+    assert full.is_complete
+    assert [c[0] for c in rest.calls] == [keys[s] for s in range(30, N, 10)]
+    np.testing.assert_array_equal(full.rows(np.arange(N))[0], _expected(keys)[0])

@@ -10,7 +10,13 @@ from torch_geometric.nn import GINEConv
 
 from molmtd.errors import ShapeError
 from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, GraphStore, graphs_from_smiles
-from molmtd.student import FeatureEmbedding, GNNLayer, GNNStudent, list_components
+from molmtd.student import (
+    FeatureEmbedding,
+    GNNLayer,
+    GNNStudent,
+    list_components,
+    random_walk_encoding,
+)
 
 CONVS = list_components()["conv"]
 POOLINGS = list_components()["pooling"]
@@ -116,6 +122,9 @@ def test_relu_between_layers_not_after_last():
     {"conv": "gat", "norm": "graph", "pooling": "attention", "dropout": 0.2, "residual": True},
     {"conv": "gine", "out_dim": 8},
     {"conv": "graphsage", "projection": False},
+    {"conv": "gine", "positional_encoding": 6, "virtual_node": True, "jk": "cat",
+     "output_norm": "layer", "out_dim": 12},
+    {"conv": "gin", "jk": "max", "projection": False, "virtual_node": True},
 ])
 def test_config_round_trip_gives_identical_outputs(kw, mixed_batch):
     torch.manual_seed(0)
@@ -292,3 +301,64 @@ def test_bad_feature_columns_are_refused():
         FeatureEmbedding(ATOM_FEATURE_DIMS, 8, columns=[0, 0])
     with pytest.raises(ValueError, match="columns must be distinct indices"):
         FeatureEmbedding(ATOM_FEATURE_DIMS, 8, columns=[len(ATOM_FEATURE_DIMS)])
+
+
+def test_random_walk_encoding_matches_torch_geometric_per_molecule(mixed_batch):
+    from torch_geometric.transforms import AddRandomWalkPE
+
+    got = random_walk_encoding(mixed_batch.edge_index, mixed_batch.batch,
+                               mixed_batch.num_graphs, steps=5)
+    assert got.shape == (mixed_batch.num_nodes, 5)
+    expected = []
+    for graph in mixed_batch.to_data_list():
+        expected.append(AddRandomWalkPE(walk_length=5, attr_name="pe")(graph.clone()).pe)
+    torch.testing.assert_close(got, torch.cat(expected), rtol=1e-5, atol=1e-6)
+    # a lone ion walks nowhere; in a ring of 6, a 1-step walk never returns, a 2-step one does
+    assert torch.equal(got[0], torch.zeros(5))
+
+
+def _chain_states(model, n_atoms=12):
+    graphs, _ = graphs_from_smiles(["C" * n_atoms, "C" * (n_atoms - 1) + "N"])
+    outs = []
+    for g in graphs:
+        b = Batch.from_data_list([g])
+        states = model._node_states(b.x, b.edge_index, b.edge_attr, b.batch, 1)
+        outs.append(states[-1][0])  # the first atom, far from the changed last atom
+    return outs
+
+
+def test_virtual_node_lets_an_atom_see_beyond_its_message_passing_radius():
+    torch.manual_seed(0)
+    plain = student(num_layers=2).eval()
+    same_a, same_b = _chain_states(plain)
+    assert torch.equal(same_a, same_b)  # 11 bonds away: invisible in 2 layers
+    torch.manual_seed(0)
+    with_vn = student(num_layers=2, virtual_node=True).eval()
+    seen_a, seen_b = _chain_states(with_vn)
+    assert not torch.allclose(seen_a, seen_b)
+
+
+def test_jumping_knowledge_widths_and_output_norm(mixed_batch):
+    cat = student(num_layers=3, jk="cat", projection=False)
+    assert cat.out_dim == 48
+    assert cat.forward_batch(mixed_batch).shape == (5, 48)
+    assert student(num_layers=3, jk="max").forward_batch(mixed_batch).shape == (5, 16)
+    normed = student(output_norm="layer", out_dim=10).forward_batch(mixed_batch)
+    torch.testing.assert_close(normed.mean(1), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(normed.var(1, unbiased=False), torch.ones(5), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="pooled width 48"):
+        student(num_layers=3, jk="cat", projection=False, out_dim=16)
+    with pytest.raises(ValueError, match="'jk'.*one of"):
+        student(jk="lstm")
+
+
+def test_positional_encoding_changes_the_embedding_and_keeps_gradients(mixed_batch):
+    torch.manual_seed(0)
+    model = student(positional_encoding=4)
+    out = model.forward_batch(mixed_batch)
+    out.sum().backward()
+    assert model.pe_encoder.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.pe_encoder.weight.zero_()
+        model.pe_encoder.bias.zero_()
+    assert not torch.allclose(out.detach(), model.forward_batch(mixed_batch))
