@@ -37,7 +37,19 @@ def render_card(recipe, info: dict[str, Any]) -> str:
         m = val.get(label, {})
         loss, mi = _fmt(m.get("loss", "-")), _fmt(m.get("mi", "-"))
         lines.append(f"| {label} | `{spec}` | {loss} | {mi} |")
-    lines += ["", f"Total validation loss: {_fmt(val.get('total', {}).get('loss', '-'))}", "",
+    total = val.get("total", {})
+    lines += ["", f"Total validation loss: {_fmt(total.get('loss', '-'))}", ""]
+    if "effective_rank" in total:
+        lines += [f"Effective rank of the embedding (exp entropy of the singular values of "
+                  f"the z-scored embeddings of {recipe.training.rank_molecules:,} validation "
+                  f"molecules; width {info.get('embedding_dim', '-')}): "
+                  f"{_fmt(total['effective_rank'])}", ""]
+    if info.get("selected_by"):
+        lines += [f"Released epoch selected by: {info['selected_by']}", ""]
+    if "dev_probe" in total:
+        lines += [f"Development-task probe of the released weights: "
+                  f"{_fmt(total['dev_probe'])} (mean primary metric, linear probe)", ""]
+    lines += [
               "## Usage", "", "```python", "from molmtd import MTDFeaturizer",
               "X = MTDFeaturizer(\"path/to/featurizer\").transform(smiles_list)", "```", "",
               "## Recipe", "", "```yaml", recipe.to_yaml().rstrip(), "```", ""]

@@ -142,16 +142,21 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     # one, so a recipe's steps (batches) are doubled for the Trainer's counters.
     n_opt = 2
     ckpt_dir = out / "checkpoints"
+    monitor, mode = ("val/dev_probe", "max") if t.select_by == "dev_probe" else ("val/loss", "min")
     callbacks = [
         # rolling last.ckpt for --resume (mid-epoch: data position and RNG state included)
         ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=t.checkpoint_every_n_steps * n_opt,
                         save_top_k=0, save_last=True, enable_version_counter=False),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min",
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode,
                         save_top_k=1, enable_version_counter=False),
         SamplerPositionCallback(),
     ]
+    if t.select_by == "dev_probe":
+        from molmtd.selection import DevProbeCallback
+
+        callbacks.insert(0, DevProbeCallback())  # logs val/dev_probe before checkpoints read it
     if t.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor="val/loss", mode="min",
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode,
                                        patience=t.early_stopping_patience))
     tr = recipe.trainer
     trainer = L.Trainer(
@@ -202,6 +207,10 @@ def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
         if len(parts) == 3 and parts[0] == "val":
             per_teacher.setdefault(parts[2], {})[parts[1]] = float(value)
     per_teacher["total"] = {"loss": float(metrics.get("val/loss", float("nan")))}
+    if "val/dev_probe" in metrics:
+        per_teacher["total"]["dev_probe"] = float(metrics["val/dev_probe"])
+    if "val/effective_rank" in metrics:
+        per_teacher["total"]["effective_rank"] = float(metrics["val/effective_rank"])
     return per_teacher
 
 
@@ -218,6 +227,8 @@ def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
                    "n_train": int(len(dm.train_indices)), "n_val": int(len(dm.val_indices)),
                    "fingerprint": dm.corpus.fingerprint},
         "objective": recipe.objective.name,
+        "embedding_dim": int(module.student.out_dim),
+        "selected_by": recipe.training.select_by,
         "validation": metrics,
         "global_step": int(trainer.fit_loop.total_batch_idx + 1),  # optimisation steps
         "recipe": recipe.model_dump(mode="json"),

@@ -153,6 +153,10 @@ class TrainingConfig(_Section):
     val_check_interval: float | int = Field(default=1.0, description="Lightning's meaning")
     log_every_n_steps: int = Field(default=20, ge=1)
     num_workers: int = Field(default=0, ge=0)
+    select_by: Literal["val_loss", "dev_probe"] = Field(
+        default="val_loss", description="what picks the released epoch and stops early: the "
+                                        "validation loss, or a linear probe on the development "
+                                        "tasks (molmtd.selection)")
     rank_molecules: int = Field(
         default=2048, ge=0, description="validation molecules (the first, a fixed sample) whose "
                                         "embedding's effective rank is logged every epoch; 0 = off")
