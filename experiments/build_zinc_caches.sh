@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the zinc recipe's caches (250k MOSES molecules, every offline teacher) in the
 # background, niced, in an order that makes partial progress useful:
-#   1. rows [0, 20k), then [0, 50k) for every teacher but mordred -> screening, then 50k
-#      ablations can start
+#   1. rows [0, 10k), [0, 20k), then [0, 50k) for every teacher but mordred -> screening,
+#      then 50k ablations can start
 #   2. rows [0, 250k) for the same teachers         -> the release run can start
 #   3. mordred on [0, 50k), then on [0, 250k)       -> slowest teacher (~7-15 mol/s/core)
 # Every stage resumes from finished shards: run this script again after an interruption.
@@ -23,6 +23,7 @@ stage() {  # stage <rows or null> <teachers override>
     --prepare-only --set "corpus.use_molecules=$1" --set "$2" >> "$LOG" 2>&1
   echo "== $(date -Is) stage rows=$1 done in $((SECONDS - t0)) s" >> "$LOG"
 }
+stage 10000 "$FAST"
 stage 20000 "$FAST"
 stage 50000 "$FAST"
 stage null "$FAST"

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Screening of the anti-collapse and receptive-field levers (issue 9, items 3 and 4) at
-# 20k MOSES molecules (the first rows of the 250k zinc corpus, so the caches are the
-# zinc recipe's), GINE 5x300, 5 epochs, the five fast offline teachers. Each variant
+# N MOSES molecules (SCREEN_N, default 20000: the first rows of the 250k zinc corpus, so
+# the caches are the zinc recipe's), GINE 5x300, 5 epochs, the five fast offline teachers. Each variant
 # changes one thing against "base"; they train one after the other (most informative
 # first), and the evaluation scores whichever have finished. Resumable: run it again after
 # an interruption (finished variants are skipped, an unfinished one resumes).
-#   experiments/screen20k.sh              # train every variant, then evaluate
-#   experiments/screen20k.sh --eval-only  # evaluate the finished variants now
+#   experiments/screen.sh              # train every variant, then evaluate
+#   SCREEN_N=10000 experiments/screen.sh   # the same at 10k molecules
+#   experiments/screen.sh --eval-only  # evaluate the finished variants now
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
-OUT="$CACHE/runs/screen20k"
+N="${SCREEN_N:-20000}"
+OUT="$CACHE/runs/screen$((N / 1000))k"
 TEACHERS="ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/0,minimol,chemnet,physchem"
-COMMON=(--set "corpus.use_molecules=20000"
+COMMON=(--set "corpus.use_molecules=$N"
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set training.max_epochs=5 --set training.early_stopping_patience=null
         --set training.checkpoint_every_n_steps=100)
