@@ -11,6 +11,7 @@ Run directory layout (``--out``)::
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -171,7 +172,9 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         use_distributed_sampler=False,  # our sampler shards batches across ranks itself
         default_root_dir=str(out), num_sanity_val_steps=0,
     )
+    started = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+    module.fit_seconds = time.perf_counter() - started  # this attempt's training wall time
 
     if trainer.global_rank != 0:
         return out / "featurizer"
@@ -231,6 +234,7 @@ def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
         "selected_by": recipe.training.select_by,
         "validation": metrics,
         "global_step": int(trainer.fit_loop.total_batch_idx + 1),  # optimisation steps
+        "fit_seconds": round(float(getattr(module, "fit_seconds", 0.0)), 1),  # last attempt
         "recipe": recipe.model_dump(mode="json"),
     }
     directory = save_artifact(out / "featurizer", module.student,
