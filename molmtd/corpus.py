@@ -13,7 +13,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from molmtd.molecules import STANDARDIZE_DEFAULTS, _check_options, standardize_many
+from molmtd.safeio import atomic_write, directory_lock, remove_stale_temporaries
 
 __all__ = [
     "Corpus",
@@ -322,10 +322,16 @@ def build_corpus(source: str | Path, out_dir: str | Path, *, column: str | None 
     _check_options(standardize or {})
     options = {**STANDARDIZE_DEFAULTS, **(standardize or {})}
     path, settings = _settings(source, column, max_molecules, seed, options)
-    cached = _try_load(out_dir, settings)
-    if cached is not None:
-        return cached
+    # one builder per corpus folder: a second process waits, then loads the finished corpus
+    with directory_lock(out_dir, "the corpus"):
+        cached = _try_load(out_dir, settings)
+        if cached is not None:
+            return cached
+        return _build(source, path, settings, out_dir, max_molecules, seed, options, n_jobs)
 
+
+def _build(source, path: Path, settings: dict, out_dir: Path, max_molecules: int | None,
+           seed: int, options: dict, n_jobs: int) -> Corpus:
     suffix, _ = _format(path)
     raw = _read_source(path, settings["column"], str(source) in _BUNDLED)
     n = len(raw)
@@ -386,6 +392,7 @@ def build_corpus(source: str | Path, out_dir: str | Path, *, column: str | None 
 
     fingerprint = corpus_fingerprint(keys)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)  # left by a build killed mid-write (we hold the lock)
     (out_dir / "corpus.json").unlink(missing_ok=True)  # "not finished" until rewritten
     table = pd.DataFrame({"key": keys, "position": positions,
                           "raw": [raw_at[p] for p in positions.tolist()]})
@@ -403,9 +410,4 @@ def build_corpus(source: str | Path, out_dir: str | Path, *, column: str | None 
 
 
 def _atomic(final: Path, write) -> None:
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(final, write)  # unique temporary name per process and call, then rename
