@@ -172,7 +172,8 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     best = ckpt_dir / "best.ckpt"
     if best.exists():
         # copy of the best weights, not a reference to the live module (the reference bug)
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        # our own checkpoints hold plain tensors and containers only: never unpickle code
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     return _write_featurizer(out, recipe, module, dm, trainer)
 

@@ -80,7 +80,7 @@ def test_kill_during_embedding_and_training_then_resume(tmp_path, moses_smiles):
     import torch
 
     # Lightning counts two optimiser steps (student, heads) per batch
-    step_killed = torch.load(last, weights_only=False, map_location="cpu")["global_step"] // 2
+    step_killed = torch.load(last, weights_only=True, map_location="cpu")["global_step"] // 2
     assert not (out / "featurizer" / "config.json").exists()
 
     # 3. resume to the end: the step counter continues from the checkpoint
