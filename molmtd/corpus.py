@@ -90,13 +90,18 @@ def _cells(values) -> list[str]:
     return ["" if v is None or pd.isna(v) else str(v) for v in values]  # missing cell -> ""
 
 
+def _first_token(line: str) -> str:
+    return line.strip(" \t").replace("\t", " ").split(" ", 1)[0]
+
+
 def read_molecules(path: str | Path, column: str | None = None) -> list[str]:
     """Raw SMILES texts of a file, one per data row, in input order (position = index).
 
     Formats, each also gzip-compressed (``.smi.gz``, ``.csv.gz``, ``.sdf.gz``, ...):
 
-    - ``.smi`` / ``.txt``: the first whitespace-separated token of each line; an empty
-      line is an input (returned as ""); a first token "smiles" (any case) is a header.
+    - ``.smi`` / ``.txt``: the first token of each line (tokens are separated by spaces
+      or tabs; lines end at LF, CRLF or CR only); an empty line is an input
+      (returned as ""); a first token "smiles" (any case) is a header.
     - ``.csv`` / ``.tsv`` / ``.parquet``: the ``column`` column, by default the one named
       "smiles" in any case; an empty cell is returned as "".
     - ``.sdf``: the SMILES of each record, read without sanitising (so a chemically
@@ -119,9 +124,16 @@ def read_molecules(path: str | Path, column: str | None = None) -> list[str]:
         raise FileNotFoundError(f"no such molecule file: {path}")
     suffix, gz = _format(path)
     if suffix in (".smi", ".txt", ".smiles"):
-        with (gzip.open(path, "rt") if gz else open(path)) as fh:
-            lines = fh.read().splitlines()
-        texts = [ln.split()[0] if ln.strip() else "" for ln in lines]
+        # lines end only at \n, \r\n or \r (not at str.splitlines' form feeds or unicode
+        # separators, which would shift every later position); tokens end at a space or a
+        # tab; undecodable bytes become U+FFFD, so that row is reported, not the file
+        with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if gz
+              else open(path, encoding="utf-8", errors="replace")) as fh:
+            text = fh.read()
+        lines = text.split("\n")
+        if lines and lines[-1] == "":  # the file's last line break
+            lines.pop()
+        texts = [_first_token(ln) for ln in lines]
         if texts and texts[0].lower() == "smiles":  # a header line
             texts = texts[1:]
         return texts
