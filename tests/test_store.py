@@ -488,3 +488,17 @@ def test_two_processes_building_one_store_share_it(tmp_path, keys):
     store = EmbeddingStore(directory)
     store.verify()
     np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+
+
+def test_store_of_an_older_format_version_is_detected_not_misread(tmp_path, keys):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["format_version"] = 0
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="format version 0, this molmtd reads 1; delete"):
+        EmbeddingStore(tmp_path)
+    with pytest.raises(StoreError, match="format_version: store has 0, requested 1"):
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    (tmp_path / "manifest.json").write_text("{truncated")
+    with pytest.raises(StoreError, match="manifest.json is unreadable"):
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
