@@ -201,7 +201,7 @@ def test_random_sigterm_and_sigkill_during_training_always_resume(tmp_path, mose
         before = last.stat().st_mtime_ns if last.exists() else None
         proc = _start(recipe, out, True, log)
         # wait until this attempt is training (it wrote a checkpoint), then a random delay
-        if not _wait_for(lambda: last.exists() and last.stat().st_mtime_ns != before, proc,
+        if not _wait_for(lambda b=before: last.exists() and last.stat().st_mtime_ns != b, proc,
                          timeout=300):
             break  # finished (or failed: checked below) before a checkpoint was due
         time.sleep(rng.uniform(0.5, 4.0))
