@@ -29,10 +29,11 @@ __all__ = ["DistillModule"]
 def _non_finite(total, per_teacher: dict, step: int) -> NonFiniteLossError:
     bad = [label for label, value in per_teacher.items() if not torch.isfinite(value)]
     return NonFiniteLossError(
-        f"training stopped: the loss is {float(total.detach())} at step {step} (batch), non-finite for "
-        f"teacher(s) {', '.join(bad) or 'none individually (the total)'}; no update was "
-        "applied and checkpoints/last.ckpt holds the last good state. Lower training.lr, "
-        "set training.grad_clip, or check those teachers' embeddings; then --resume", step, bad)
+        f"training stopped: the loss is {float(total.detach())} at step {step} (batch), "
+        f"non-finite for teacher(s) {', '.join(bad) or 'none individually (the total)'}; "
+        "no update was applied and checkpoints/last.ckpt holds the last good state. Lower "
+        "training.lr, set training.grad_clip, or check those teachers' embeddings; then "
+        "--resume", step, bad)
 
 
 class DistillModule(L.LightningModule):
