@@ -1,7 +1,8 @@
 """Property-based fuzzing of every public entry that takes molecules (hypothesis).
 
 Entries: the corpus readers (``read_molecules`` per format, ``build_corpus``), each
-fingerprint/descriptor teacher, the pretrained teachers (chemprop, minimol, chemnet),
+fingerprint/descriptor teacher, the ``files`` and distilled (``molmtd:``) teachers, the
+pretrained teachers (chemprop, minimol, chemnet),
 ``MTDFeaturizer("quickstart")`` and the ``molmtd embed`` CLI. Inputs mix random unicode
 text, empty strings, None/NaN cells, token soup of SMILES symbols (rings, charges,
 radicals, isotopes, rare elements, wildcards), real MOSES molecules, disconnected
@@ -222,6 +223,31 @@ def test_fuzz_cheap_teacher(spec):
     @given(items=st.lists(st.one_of(molecule, st.just(None)), max_size=5))
     def run(items):
         _fuzz_teacher(spec, items)
+
+    run()
+
+
+@pytest.fixture(scope="module")
+def files_spec(tmp_path_factory):
+    """A ``files`` teacher over 200 MOSES molecules (two rows non-finite, so masked)."""
+    path = tmp_path_factory.mktemp("files") / "emb.parquet"
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(200, 8)).astype(np.float32)
+    emb[3, 1], emb[7, 0] = np.nan, np.inf
+    df = pd.DataFrame(emb, columns=[f"e{i}" for i in range(8)])
+    df.insert(0, "smiles", MOSES[:200])
+    df.to_parquet(path)
+    return f"files:path={path}"
+
+
+@pytest.mark.parametrize("which", ["files", "molmtd:featurizer=quickstart"])
+def test_fuzz_file_and_distilled_teachers(which, request):
+    spec = request.getfixturevalue("files_spec") if which == "files" else which
+
+    @settings(max_examples=CHEAP)
+    @given(items=st.lists(st.one_of(molecule, st.just(None)), max_size=5))
+    def run(items):
+        _fuzz_teacher(spec, items, atol=1e-5)
 
     run()
 
