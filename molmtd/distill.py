@@ -19,19 +19,24 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from molmtd.batching import SamplerPositionCallback
-from molmtd.errors import RecipeError
+from molmtd.errors import MolmtdError, RecipeError
 from molmtd.lightning_module import DistillModule
 from molmtd.recipe import Recipe
 
-__all__ = ["distill", "prepare", "RunDirectoryError"]
+__all__ = ["distill", "prepare", "RunDirectoryError", "RunInterruptedError"]
 
 log = logging.getLogger(__name__)
 
 
 class RunDirectoryError(RecipeError):
     """The output directory holds another run; the message says how to proceed."""
+
+
+class RunInterruptedError(MolmtdError, RuntimeError):
+    """Training stopped on SIGTERM; ``checkpoints/last.ckpt`` holds the last saved state."""
 
 
 def prepare(recipe: Recipe):
@@ -164,18 +169,25 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         use_distributed_sampler=False,  # our sampler shards batches across ranks itself
         default_root_dir=str(out), num_sanity_val_steps=0,
     )
-    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
-
-    if trainer.global_rank != 0:
-        return out / "featurizer"
-    _merge_metrics(out / "logs")
-    best = ckpt_dir / "best.ckpt"
-    if best.exists():
-        # copy of the best weights, not a reference to the live module (the reference bug)
-        # our own checkpoints hold plain tensors and containers only: never unpickle code
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
-    return _write_featurizer(out, recipe, module, dm, trainer)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+        if trainer.global_rank != 0:
+            return out / "featurizer"
+        _merge_metrics(out / "logs")
+        best = ckpt_dir / "best.ckpt"
+        if best.exists():
+            # copy of the best weights, not a reference to the live module (the reference
+            # bug); our own checkpoints hold plain tensors and containers: never unpickle code
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        return _write_featurizer(out, recipe, module, dm, trainer)
+    except SIGTERMException as err:
+        # Lightning's SIGTERMException is a SystemExit with code 0: a stopped run would
+        # otherwise look like a finished one to the shell
+        raise RunInterruptedError(
+            f"training was stopped by SIGTERM at step {trainer.fit_loop.total_batch_idx} "
+            f"(batch); {ckpt_dir / 'last.ckpt'} holds the last saved state; continue with "
+            "--resume") from err
 
 
 def _next_attempt(logs: Path) -> str:
