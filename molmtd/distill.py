@@ -25,6 +25,7 @@ from molmtd.batching import SamplerPositionCallback
 from molmtd.errors import MolmtdError, RecipeError
 from molmtd.lightning_module import DistillModule
 from molmtd.recipe import Recipe
+from molmtd.safeio import atomic_write, atomic_write_text
 
 __all__ = ["distill", "prepare", "RunDirectoryError", "RunInterruptedError"]
 
@@ -125,7 +126,7 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     out = Path(out)
     ckpt = _check_run_dir(out, recipe, resume)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.yaml").write_text(recipe.to_yaml())
+    atomic_write_text(out / "recipe.yaml", recipe.to_yaml())
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     # we save post-step state on purpose (manual optimisation): resume continues after it
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
@@ -202,7 +203,7 @@ def _merge_metrics(logs: Path) -> None:
              if p.stat().st_size > 0]
     if parts:
         merged = pd.concat(parts, ignore_index=True)
-        merged.to_csv(logs / "metrics.csv", index=False)
+        atomic_write(logs / "metrics.csv", lambda tmp: merged.to_csv(tmp, index=False))
 
 
 def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
