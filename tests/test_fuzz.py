@@ -11,10 +11,10 @@ fragments, and molecules of 500 atoms or more.
 Expected of every entry: no exception other than the documented ones, and one output
 row per input row, aligned (a row equals the entry's output for that input alone).
 
-Case counts: the default run tries ``FUZZ_EXAMPLES`` (10) cases per cheap entry and 3 per
-pretrained teacher (each loads a model for seconds); ``MOLMTD_FUZZ=full`` runs 1000 per
-entry, pretrained teachers included (marked slow: ``MOLMTD_FUZZ=full pytest -m slow
-tests/test_fuzz.py`` runs those; the cheap entries run in both)::
+Case counts: the default run tries 10 cases per cheap entry; the pretrained teachers
+(each loads a model for seconds) are marked slow and try 3 when run without the full
+profile. ``MOLMTD_FUZZ=full`` runs 1000 cases per entry, pretrained teachers included;
+``MOLMTD_FUZZ_EXAMPLES=N`` sets another count::
 
     MOLMTD_FUZZ=full pytest tests/test_fuzz.py -m "slow or not slow"
 """
@@ -33,15 +33,15 @@ import pandas as pd
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from conftest import FUZZ_FULL  # noqa: E402
+from conftest import FUZZ_EXAMPLES, FUZZ_FULL  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from molmtd.errors import InvalidMoleculeError  # noqa: E402
 
 FULL = 1000
-CHEAP = FULL if FUZZ_FULL else 10
-PRETRAINED = FULL if FUZZ_FULL else 3
+CHEAP = FUZZ_EXAMPLES  # 1000 with MOLMTD_FUZZ=full, 10 by default
+PRETRAINED = FUZZ_EXAMPLES if FUZZ_FULL else 3
 
 # -- molecule strategies -----------------------------------------------------------------
 _TOKENS = ["C", "c", "N", "n", "O", "o", "S", "s", "P", "F", "Cl", "Br", "I", "B", "[nH]",
