@@ -1,6 +1,15 @@
 """The distilled featurizer on disk: safetensors weights, a JSON config and a model card.
 
-Loading never runs code from the artifact: weights are safetensors, the config is JSON.
+Loading never runs code from the artifact: weights are read only with safetensors, the
+config only as JSON; a file in another format (a pickle put in place of the weights) is
+refused with :class:`~molmtd.errors.ArtifactError`, never unpickled. Writing is atomic
+and ``config.json`` is written last: a directory with a config holds a whole artifact.
+
+Version skew: an artifact of another ``format_version`` is refused with a message naming
+both molmtd versions. Unknown fields in the sections that decide the output
+(``student``, ``graph_features``, ``standardize``) are refused the same way, naming the
+field; unknown top-level fields are metadata and are ignored with a warning.
+
 An artifact is found by path, or by name among the released featurizers (the repository's
 ``featurizers/`` folder and any folder listed in ``$MOLMTD_FEATURIZERS``).
 """
@@ -16,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from molmtd.errors import ArtifactError
+from molmtd.safeio import atomic_write, atomic_write_text
 from molmtd.teachers.base import TeacherOutput
 
 __all__ = [
@@ -26,6 +37,7 @@ __all__ = [
     "released_featurizers",
     "make_random_artifact",
     "FORMAT_VERSION",
+    "CONFIG_FIELDS",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,6 +50,10 @@ _MIN_PARALLEL = 4000  # molecules per embed call before n_jobs > 1 starts worker
 #: "layers": every GNN layer's mean-pooled states, concatenated (GNNStudent.layer_embeddings)
 READOUTS = ("embedding", "layers")
 CARD = "card.md"
+#: top-level config fields this version writes (others are reported as unknown)
+CONFIG_FIELDS = frozenset({
+    "format_version", "molmtd_version", "student", "graph_features", "standardize", "name",
+    "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe"})
 
 
 def _search_dirs() -> list[Path]:
@@ -87,10 +103,10 @@ def save_artifact(directory: str | Path, student, *, standardize: dict[str, Any]
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    # "not an artifact" until config.json is written again, last
+    (directory / CONFIG).unlink(missing_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in student.state_dict().items()}
-    tmp = directory / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp))
-    os.replace(tmp, directory / WEIGHTS)
+    atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
     config = {
         "format_version": FORMAT_VERSION,
         "molmtd_version": __version__,
@@ -100,9 +116,10 @@ def save_artifact(directory: str | Path, student, *, standardize: dict[str, Any]
         "standardize": dict(standardize),
         **(extra or {}),
     }
-    (directory / CONFIG).write_text(json.dumps(config, indent=2, default=_json_default))
+    text = json.dumps(config, indent=2, default=_json_default)
     if card is not None:
-        (directory / CARD).write_text(card)
+        atomic_write_text(directory / CARD, card)
+    atomic_write_text(directory / CONFIG, text)
     return directory
 
 
@@ -134,19 +151,19 @@ class Artifact:
         from molmtd.student import GNNStudent
 
         self.directory = Path(directory)
-        self.config = json.loads((self.directory / CONFIG).read_text())
-        version = self.config.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ValueError(f"featurizer {self.directory}: format_version {version} is not "
-                             f"supported (expected {FORMAT_VERSION}); upgrade molmtd")
+        self.config = _read_config(self.directory)
         features = self.config["graph_features"]
         if (features["atom_feature_dims"] != list(ATOM_FEATURE_DIMS)
                 or features["bond_feature_dims"] != list(BOND_FEATURE_DIMS)):
-            raise ValueError(f"featurizer {self.directory} was trained with other graph "
-                             "features than this molmtd version computes; use the molmtd "
-                             f"version {self.config.get('molmtd_version')} that wrote it")
-        self.student = GNNStudent.from_config(self.config["student"])
-        self.student.load_state_dict(load_file(str(self.directory / WEIGHTS)))
+            raise ArtifactError(f"featurizer {self.directory} was trained with other graph "
+                                "features than this molmtd version computes; use the molmtd "
+                                f"version {self.config.get('molmtd_version')} that wrote it")
+        try:
+            self.student = GNNStudent.from_config(self.config["student"])
+        except (TypeError, ValueError) as err:
+            raise ArtifactError(f"featurizer {self.directory}: its student config cannot be "
+                                f"built by this molmtd ({err}); {_versions(self.config)}") from err
+        self.student.load_state_dict(_load_weights(self.directory / WEIGHTS, load_file))
         self.student.eval().to(device)
         self.device = device
         self.batch_size = batch_size
@@ -201,6 +218,75 @@ class Artifact:
 
     def __repr__(self) -> str:
         return f"Artifact({str(self.directory)!r}, dim={self.dim})"
+
+
+def _versions(config: dict) -> str:
+    from molmtd import __version__
+
+    return (f"it was written by molmtd {config.get('molmtd_version', 'unknown')}, this is "
+            f"molmtd {__version__}; load it with the molmtd version that wrote it")
+
+
+def _read_config(directory: Path) -> dict:
+    """config.json, checked for format version and fields this version does not know.
+
+    Raises:
+        ArtifactError: unreadable JSON, another format version, or an unknown field in a
+            section that decides the output; the message names both versions.
+    """
+    from molmtd.molecules import STANDARDIZE_DEFAULTS
+
+    path = directory / CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"featurizer {directory}: {CONFIG} is unreadable ({err})") from err
+    if not isinstance(config, dict):
+        raise ArtifactError(f"featurizer {directory}: {CONFIG} is not a JSON object")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(f"featurizer {directory}: format_version {version!r} is not "
+                            f"supported (this molmtd reads {FORMAT_VERSION}); "
+                            f"{_versions(config)}")
+    for section in ("student", "graph_features", "standardize"):
+        if not isinstance(config.get(section), dict):
+            raise ArtifactError(f"featurizer {directory}: {CONFIG} has no {section!r} section; "
+                                f"{_versions(config)}")
+    known = {"graph_features": {"atom_feature_dims", "bond_feature_dims"},
+             "standardize": set(STANDARDIZE_DEFAULTS)}
+    for section, fields in known.items():
+        unknown = sorted(set(config[section]) - fields)
+        if unknown:
+            raise ArtifactError(f"featurizer {directory}: field {section}.{unknown[0]} is "
+                                f"unknown to this molmtd; {_versions(config)}")
+    extra = sorted(set(config) - CONFIG_FIELDS)
+    if extra:
+        log.warning("featurizer %s: ignoring config field(s) %s unknown to molmtd %s (written "
+                    "by molmtd %s); they are metadata, the embedding does not depend on them",
+                    directory, ", ".join(extra), _this_version(),
+                    config.get("molmtd_version", "unknown"))
+    return config
+
+
+def _this_version() -> str:
+    from molmtd import __version__
+
+    return __version__
+
+
+def _load_weights(path: Path, load_file) -> dict:
+    """The state dict of a safetensors file; anything else is refused, never unpickled."""
+    if not path.is_file():
+        raise ArtifactError(f"featurizer {path.parent}: {path.name} is missing (molmtd loads "
+                            "weights only from safetensors; .pt/.bin/.ckpt files are ignored)")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        raise ArtifactError(
+            f"featurizer {path.parent}: {path.name} is not a valid safetensors file "
+            f"({type(err).__name__}: {err}). molmtd reads weights only as safetensors and "
+            "never unpickles a file (a pickle can run code); write the artifact again with "
+            "molmtd (save_artifact) or obtain it from a trusted source") from err
 
 
 def load_artifact(path_or_name: str | Path, device: str = "cpu", batch_size: int = 256,

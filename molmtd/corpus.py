@@ -13,7 +13,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from molmtd.molecules import STANDARDIZE_DEFAULTS, _check_options, standardize_many
+from molmtd.safeio import atomic_write, directory_lock, remove_stale_temporaries
 
 __all__ = [
     "Corpus",
@@ -90,13 +90,18 @@ def _cells(values) -> list[str]:
     return ["" if v is None or pd.isna(v) else str(v) for v in values]  # missing cell -> ""
 
 
+def _first_token(line: str) -> str:
+    return line.strip(" \t").replace("\t", " ").split(" ", 1)[0]
+
+
 def read_molecules(path: str | Path, column: str | None = None) -> list[str]:
     """Raw SMILES texts of a file, one per data row, in input order (position = index).
 
     Formats, each also gzip-compressed (``.smi.gz``, ``.csv.gz``, ``.sdf.gz``, ...):
 
-    - ``.smi`` / ``.txt``: the first whitespace-separated token of each line; an empty
-      line is an input (returned as ""); a first token "smiles" (any case) is a header.
+    - ``.smi`` / ``.txt``: the first token of each line (tokens are separated by spaces
+      or tabs; lines end at LF, CRLF or CR only); an empty line is an input
+      (returned as ""); a first token "smiles" (any case) is a header.
     - ``.csv`` / ``.tsv`` / ``.parquet``: the ``column`` column, by default the one named
       "smiles" in any case; an empty cell is returned as "".
     - ``.sdf``: the SMILES of each record, read without sanitising (so a chemically
@@ -119,9 +124,16 @@ def read_molecules(path: str | Path, column: str | None = None) -> list[str]:
         raise FileNotFoundError(f"no such molecule file: {path}")
     suffix, gz = _format(path)
     if suffix in (".smi", ".txt", ".smiles"):
-        with (gzip.open(path, "rt") if gz else open(path)) as fh:
-            lines = fh.read().splitlines()
-        texts = [ln.split()[0] if ln.strip() else "" for ln in lines]
+        # lines end only at \n, \r\n or \r (not at str.splitlines' form feeds or unicode
+        # separators, which would shift every later position); tokens end at a space or a
+        # tab; undecodable bytes become U+FFFD, so that row is reported, not the file
+        with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if gz
+              else open(path, encoding="utf-8", errors="replace")) as fh:
+            text = fh.read()
+        lines = text.split("\n")
+        if lines and lines[-1] == "":  # the file's last line break
+            lines.pop()
+        texts = [_first_token(ln) for ln in lines]
         if texts and texts[0].lower() == "smiles":  # a header line
             texts = texts[1:]
         return texts
@@ -322,10 +334,16 @@ def build_corpus(source: str | Path, out_dir: str | Path, *, column: str | None 
     _check_options(standardize or {})
     options = {**STANDARDIZE_DEFAULTS, **(standardize or {})}
     path, settings = _settings(source, column, max_molecules, seed, options)
-    cached = _try_load(out_dir, settings)
-    if cached is not None:
-        return cached
+    # one builder per corpus folder: a second process waits, then loads the finished corpus
+    with directory_lock(out_dir, "the corpus"):
+        cached = _try_load(out_dir, settings)
+        if cached is not None:
+            return cached
+        return _build(source, path, settings, out_dir, max_molecules, seed, options, n_jobs)
 
+
+def _build(source, path: Path, settings: dict, out_dir: Path, max_molecules: int | None,
+           seed: int, options: dict, n_jobs: int) -> Corpus:
     suffix, _ = _format(path)
     raw = _read_source(path, settings["column"], str(source) in _BUNDLED)
     n = len(raw)
@@ -386,6 +404,7 @@ def build_corpus(source: str | Path, out_dir: str | Path, *, column: str | None 
 
     fingerprint = corpus_fingerprint(keys)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)  # left by a build killed mid-write (we hold the lock)
     (out_dir / "corpus.json").unlink(missing_ok=True)  # "not finished" until rewritten
     table = pd.DataFrame({"key": keys, "position": positions,
                           "raw": [raw_at[p] for p in positions.tolist()]})
@@ -403,9 +422,4 @@ def build_corpus(source: str | Path, out_dir: str | Path, *, column: str | None 
 
 
 def _atomic(final: Path, write) -> None:
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(final, write)  # unique temporary name per process and call, then rename

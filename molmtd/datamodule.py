@@ -22,6 +22,7 @@ import torch
 from molmtd.batching import ResumableBatchSampler, ResumableLoader
 from molmtd.paths import resolve_cache_dir
 from molmtd.recipe import Recipe
+from molmtd.safeio import atomic_write, directory_lock
 
 __all__ = ["DistillDataModule", "DistillDataset", "teacher_labels", "CacheLayout"]
 
@@ -173,12 +174,24 @@ class DistillDataModule(L.LightningDataModule):
         key = _sha(self.train_indices.tobytes().hex(), 12)
         path = Path(store.directory) / f"stats-{key}.npz"
         if path.is_file():
-            with np.load(path) as z:
-                return z["mean"], z["std"]
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    mean, std = z["mean"], z["std"]
+                if mean.shape == std.shape == (store.dim,) and np.isfinite(mean).all() \
+                        and np.isfinite(std).all():
+                    return mean, std
+            except (OSError, ValueError, KeyError, EOFError):
+                pass
+            log.warning("%s is unreadable or not finite; recomputing it", path)
         mean, std = store.mean_std(self.train_indices)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, mean=mean, std=std)
-        os.replace(tmp, path)
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz"
+                np.savez(fh, mean=mean, std=std)
+
+        # under the store's lock: a build of the store (another run) cleans temporary files
+        with directory_lock(store.directory, "teacher statistics"):
+            atomic_write(path, write)
         return mean, std
 
     def _loader(self, indices: np.ndarray, shuffle: bool) -> ResumableLoader:

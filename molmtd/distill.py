@@ -20,19 +20,25 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from molmtd.batching import SamplerPositionCallback
-from molmtd.errors import RecipeError
+from molmtd.errors import MolmtdError, RecipeError
 from molmtd.lightning_module import DistillModule
 from molmtd.recipe import Recipe
+from molmtd.safeio import atomic_write, atomic_write_text
 
-__all__ = ["distill", "prepare", "RunDirectoryError"]
+__all__ = ["distill", "prepare", "RunDirectoryError", "RunInterruptedError"]
 
 log = logging.getLogger(__name__)
 
 
 class RunDirectoryError(RecipeError):
     """The output directory holds another run; the message says how to proceed."""
+
+
+class RunInterruptedError(MolmtdError, RuntimeError):
+    """Training stopped on SIGTERM; ``checkpoints/last.ckpt`` holds the last saved state."""
 
 
 def prepare(recipe: Recipe):
@@ -123,7 +129,7 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     out = Path(out)
     ckpt = _check_run_dir(out, recipe, resume)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.yaml").write_text(recipe.to_yaml())
+    atomic_write_text(out / "recipe.yaml", recipe.to_yaml())
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     # we save post-step state on purpose (manual optimisation): resume continues after it
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
@@ -172,19 +178,27 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         use_distributed_sampler=False,  # our sampler shards batches across ranks itself
         default_root_dir=str(out), num_sanity_val_steps=0,
     )
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
-    module.fit_seconds = time.perf_counter() - started  # this attempt's training wall time
-
-    if trainer.global_rank != 0:
-        return out / "featurizer"
-    _merge_metrics(out / "logs")
-    best = ckpt_dir / "best.ckpt"
-    if best.exists():
-        # copy of the best weights, not a reference to the live module (the reference bug)
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
-    return _write_featurizer(out, recipe, module, dm, trainer)
+    try:
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+        module.fit_seconds = time.perf_counter() - started  # this attempt's training wall time
+        if trainer.global_rank != 0:
+            return out / "featurizer"
+        _merge_metrics(out / "logs")
+        best = ckpt_dir / "best.ckpt"
+        if best.exists():
+            # copy of the best weights, not a reference to the live module (the reference
+            # bug); our own checkpoints hold plain tensors and containers: never unpickle code
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        return _write_featurizer(out, recipe, module, dm, trainer)
+    except SIGTERMException as err:
+        # Lightning's SIGTERMException is a SystemExit with code 0: a stopped run would
+        # otherwise look like a finished one to the shell
+        raise RunInterruptedError(
+            f"training was stopped by SIGTERM at step {trainer.fit_loop.total_batch_idx} "
+            f"(batch); {ckpt_dir / 'last.ckpt'} holds the last saved state; continue with "
+            "--resume") from err
 
 
 def _next_attempt(logs: Path) -> str:
@@ -199,7 +213,7 @@ def _merge_metrics(logs: Path) -> None:
              if p.stat().st_size > 0]
     if parts:
         merged = pd.concat(parts, ignore_index=True)
-        merged.to_csv(logs / "metrics.csv", index=False)
+        atomic_write(logs / "metrics.csv", lambda tmp: merged.to_csv(tmp, index=False))
 
 
 def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from molmtd.safeio import atomic_write
 from molmtd.teachers.base import TeacherOutput
 
 __all__ = ["embed_file", "embed_smiles", "write_embeddings"]
@@ -110,10 +110,11 @@ def write_embeddings(output_path: str | Path, raw: Sequence[str], result: Teache
     if len(raw) != n:
         raise ValueError(f"{len(raw)} input rows but {n} embedding rows")
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp{suffix}")
     emb = np.ascontiguousarray(result.embeddings, dtype=np.float32)
     if suffix == ".npy":
-        np.save(tmp, emb)
+        def write(tmp):
+            with open(tmp, "wb") as fh:  # a file object: np.save would append ".npy"
+                np.save(fh, emb)
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -126,8 +127,11 @@ def write_embeddings(output_path: str | Path, raw: Sequence[str], result: Teache
             "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), dim),
         })
         meta = {b"molmtd": json.dumps(metadata or {}, default=str).encode()}
-        pq.write_table(table.replace_schema_metadata(meta), tmp)
-    os.replace(tmp, output_path)
+
+        def write(tmp):
+            pq.write_table(table.replace_schema_metadata(meta), str(tmp))
+    # unique temporary name per process and call, then rename; ENOSPC -> DiskFullError
+    atomic_write(output_path, write)
     return output_path
 
 

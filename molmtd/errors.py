@@ -10,6 +10,10 @@ __all__ = [
     "StoreError",
     "RecipeError",
     "ShapeError",
+    "DiskFullError",
+    "NonFiniteLossError",
+    "ArtifactError",
+    "UntrustedFileError",
 ]
 
 
@@ -57,3 +61,29 @@ class ShapeError(MolmtdError, ValueError):
         super().__init__(f"{what}: expected shape {expected}, got {got}")
         self.expected = expected
         self.got = got
+
+
+class DiskFullError(MolmtdError, OSError):
+    """The file system filled up while molmtd was writing; nothing half-written was kept."""
+
+
+class NonFiniteLossError(MolmtdError, FloatingPointError):
+    """Training produced a NaN or infinite loss; the run stopped before updating weights.
+
+    Attributes:
+        step: the optimisation step (batch) at which it happened.
+        teachers: labels of the teachers whose losses were not finite.
+    """
+
+    def __init__(self, message: str, step: int, teachers: list[str]):
+        super().__init__(message)
+        self.step = step
+        self.teachers = teachers
+
+
+class ArtifactError(MolmtdError, ValueError):
+    """A featurizer artifact cannot be loaded (format, version skew, unreadable weights)."""
+
+
+class UntrustedFileError(MolmtdError, PermissionError):
+    """Loading a file would run code from it (a pickle); the message names the opt-in."""

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from molmtd.errors import InvalidMoleculeError, StoreError
-from molmtd.store import keys_sha256
+from molmtd.safeio import atomic_write, directory_lock, remove_stale_temporaries
+from molmtd.store import _file_matches, _sha256_file, keys_sha256
 
 __all__ = [
     "FEATURE_SCHEMA_VERSION",
@@ -373,13 +374,21 @@ _ARRAYS = ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr")
 
 
 def _write_atomic(path: Path, data: bytes | np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        if isinstance(data, np.ndarray):
-            np.save(fh, data)
-        else:
-            fh.write(data)
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            if isinstance(data, np.ndarray):
+                np.save(fh, data)
+            else:
+                fh.write(data)
+
+    atomic_write(path, write)  # unique temporary name per process, fsync, rename
+
+
+def _chunk_intact(directory: Path, entry: dict) -> bool:
+    """Whether a finished chunk's arrays exist and match their checksums (if recorded)."""
+    sums = entry.get("sha256", {})
+    return all(_file_matches(directory / f"chunk_{entry['index']:05d}.{name}.npy",
+                             sums.get(name)) for name in _ARRAYS)
 
 
 class GraphStore:
@@ -451,6 +460,13 @@ class GraphStore:
             if not isinstance(key, str) or "\n" in key or "\r" in key:
                 raise ValueError(f"key {i} ({str(key)[:80]!r}) must be a one-line string")
         directory = Path(directory)
+        with directory_lock(directory, "the graph store"):  # a second builder waits here
+            cls._build_locked(keys, directory, n_jobs, chunk_size, progress)
+        return cls(directory)
+
+    @classmethod
+    def _build_locked(cls, keys: list[str], directory: Path, n_jobs: int, chunk_size: int,
+                      progress: bool) -> None:
         path = directory / "manifest.json"
         sha = keys_sha256(keys)
         if path.is_file():
@@ -465,6 +481,14 @@ class GraphStore:
             if manifest["chunk_size"] != chunk_size:
                 log.info("graphs: %s was started with chunk_size=%d; keeping it", directory,
                          manifest["chunk_size"])
+            remove_stale_temporaries(directory)  # left by a build killed mid-write
+            corrupt = [e["index"] for e in manifest["chunks"] if not _chunk_intact(directory, e)]
+            if corrupt:
+                log.warning("graphs: chunk(s) %s of %s are missing or do not match their "
+                            "checksums (corrupt); recomputing them", corrupt, directory)
+                manifest["chunks"] = [e for e in manifest["chunks"]
+                                      if e["index"] not in corrupt]
+                _write_atomic(path, json.dumps(manifest, indent=1).encode())
         else:
             directory.mkdir(parents=True, exist_ok=True)
             _write_atomic(directory / "keys.txt", "".join(k + "\n" for k in keys).encode())
@@ -495,7 +519,6 @@ class GraphStore:
                     log.info("graphs: chunk %d/%d written (%d molecules, %d failed, %.0f mol/s)",
                              c + 1, manifest["n_chunks"], len(part), len(block.failures),
                              len(part) / max(time.perf_counter() - t0, 1e-9))
-        return cls(directory)
 
     # -- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -537,6 +560,11 @@ class GraphStore:
         chunk = self._chunks.get(c)
         if chunk is None:
             entry = self.manifest["chunks"][c]
+            if not _chunk_intact(self.directory, entry):
+                raise StoreError(f"graph store {self.directory}: chunk {c} is missing or does "
+                                 "not match its checksum (corrupt); build the store again "
+                                 "(GraphStore.build, or rerun molmtd distill): it recomputes "
+                                 "that chunk")
             try:
                 # plain ndarray views of the memory maps: slicing a np.memmap is slower
                 chunk = {name: np.load(self.directory / f"chunk_{c:05d}.{name}.npy",
@@ -635,9 +663,13 @@ def _write_chunk(directory: Path, c: int, block: _Block) -> dict:
     arrays = {"x": block.x, "edge_index": block.edge_index, "edge_attr": block.edge_attr,
               "atom_ptr": np.concatenate([[0], np.cumsum(block.num_atoms)]),
               "edge_ptr": np.concatenate([[0], np.cumsum(block.num_edges)])}
+    sums = {}
     for name, array in arrays.items():
-        _write_atomic(directory / f"chunk_{c:05d}.{name}.npy", np.ascontiguousarray(array))
+        file = directory / f"chunk_{c:05d}.{name}.npy"
+        _write_atomic(file, np.ascontiguousarray(array))
+        sums[name] = _sha256_file(file)
     _write_atomic(directory / f"chunk_{c:05d}.failures.json",
                   json.dumps({str(k): v for k, v in sorted(block.failures.items())}).encode())
     return {"index": c, "n": len(block.num_atoms), "n_failed": len(block.failures),
-            "n_atoms": int(block.x.shape[0]), "n_edges": int(block.edge_attr.shape[0])}
+            "n_atoms": int(block.x.shape[0]), "n_edges": int(block.edge_attr.shape[0]),
+            "sha256": sums}

@@ -18,12 +18,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from molmtd.errors import NonFiniteLossError
 from molmtd.objectives import MarginalDensity, TeacherStandardizer, build_objective
 from molmtd.objectives.collapse import effective_rank, variance_covariance_penalty
 from molmtd.objectives.registry import objective_options
 from molmtd.student import GNNStudent
 
 __all__ = ["DistillModule"]
+
+
+def _non_finite(total, per_teacher: dict, step: int) -> NonFiniteLossError:
+    bad = [label for label, value in per_teacher.items() if not torch.isfinite(value)]
+    return NonFiniteLossError(
+        f"training stopped: the loss is {float(total.detach())} at step {step} (batch), "
+        f"non-finite for teacher(s) {', '.join(bad) or 'none individually (the total)'}; "
+        "no update was applied and checkpoints/last.ckpt holds the last good state. Lower "
+        "training.lr, set training.grad_clip, or check those teachers' embeddings; then "
+        "--resume", step, bad)
 
 
 class DistillModule(L.LightningModule):
@@ -106,6 +117,9 @@ class DistillModule(L.LightningModule):
         for name, value in penalties.items():
             total = total + value
             self.log(f"train/penalty/{name}", value, batch_size=batch[0].num_graphs)
+        if not torch.isfinite(total):  # stop before a bad update reaches the weights
+            raise _non_finite(total, {**per_teacher, **penalties},
+                              int(self.trainer.fit_loop.total_batch_idx))
         opt_student.zero_grad()
         opt_heads.zero_grad()
         self.manual_backward(total)

@@ -218,7 +218,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(child, dict):
                 raise RecipeError(f"--set {item!r}: {part!r} is not a section of the recipe")
             node = child
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise RecipeError(f"--set {item!r}: the value is not valid YAML: {err}") from err
     return data
 
 

@@ -9,10 +9,17 @@ Layout of a store directory::
     shard_00000.ok.npy        bool [rows]
     shard_00000.reasons.json  {row in shard: why the teacher could not embed it}
 
-A shard's files are written under temporary names and renamed (``os.replace``); only then
-is the shard added to the manifest, itself replaced atomically. So ``kill -9`` at any
-moment loses at most the shard in progress, and a build resumed on the same directory
-never recomputes a finished shard.
+A shard's files are written under temporary names unique to the process and renamed
+(``os.replace``, :mod:`molmtd.safeio`); only then is the shard added to the manifest,
+itself replaced atomically. So ``kill -9`` at any moment loses at most the shard in
+progress, and a build resumed on the same directory never recomputes a finished shard.
+A build holds an inter-process lock on the directory (``.lock``): a second process
+building the same store waits, then reuses the finished shards.
+
+Checksums are verified when a shard is first read (and, for finished shards, when a
+build resumes or reopens the store): a corrupt shard is recomputed by the next build,
+with a warning, and reading it raises :class:`~molmtd.errors.StoreError` meanwhile.
+Rows whose values read back non-finite are masked (ok False), with a warning.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from molmtd.errors import ShapeError, StoreError
+from molmtd.safeio import atomic_write, atomic_write_text, directory_lock, remove_stale_temporaries
 
 __all__ = ["EmbeddingStore", "FORMAT_VERSION", "keys_sha256"]
 
@@ -59,23 +66,38 @@ def keys_sha256(keys: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _replace_atomic(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as fh:  # flushed to disk before the rename makes it visible
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-    _replace_atomic(tmp, path)
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+    atomic_write(path, write)
 
 
 def _save_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    _replace_atomic(tmp, path)
+    atomic_write_text(path, text)
+
+
+# (path, size, mtime_ns, expected sha256) of files verified in this process: a store
+# opened again (prepare_data, then setup) is not hashed twice
+_VERIFIED: set[tuple[str, int, int, str]] = set()
+
+
+def _file_matches(path: Path, sha256: str | None) -> bool:
+    """Whether ``path`` exists and hashes to ``sha256`` (memoised per file state)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if sha256 is None:  # nothing to check against
+        return True
+    token = (str(path.resolve()), st.st_size, st.st_mtime_ns, sha256)
+    if token in _VERIFIED:
+        return True
+    if _sha256_file(path) != sha256:
+        return False
+    _VERIFIED.add(token)
+    return True
 
 
 def _shard_names(index: int) -> dict[str, str]:
@@ -161,6 +183,17 @@ class EmbeddingStore:
                     "teacher_version": teacher.version, "n_molecules": len(keys),
                     "keys_sha256": keys_sha256(keys), "dtype": dtype,
                     "shard_size": int(shard_size)}
+        # one builder per directory at a time: a second process waits here, then finds
+        # the shards the first one finished
+        with directory_lock(directory, f"the {teacher.spec} embedding store"):
+            cls._build_locked(teacher, keys, directory, identity, shard_size, dtype,
+                              batch_size, progress, rows)
+        return cls(directory)
+
+    @classmethod
+    def _build_locked(cls, teacher, keys: list[str], directory: Path, identity: dict,
+                      shard_size: int, dtype: str, batch_size: int | None, progress: bool,
+                      rows: int | None) -> None:
         manifest = cls._open_or_create(directory, identity)
         if manifest["dim"] is None:  # a new store: keys first, then the manifest names them
             manifest["dim"] = int(teacher.dim)
@@ -168,18 +201,23 @@ class EmbeddingStore:
             _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
         n_shards = manifest["n_shards"]
         done = {int(s["index"]) for s in manifest["shards"]}
-        for s in sorted(done):
-            names = _shard_names(s)
-            if not all((directory / names[f]).is_file() for f in ("emb_file", "ok_file")):
-                log.warning("embedding store %s: shard %d is in the manifest but its files are "
-                            "gone; recomputing it", directory, s)
+        for entry in list(manifest["shards"]):
+            s = int(entry["index"])
+            bad = [entry[f"{kind}_file"] for kind in ("emb", "ok")
+                   if not _file_matches(directory / entry[f"{kind}_file"],
+                                        entry.get(f"{kind}_sha256"))]
+            if bad:
+                log.warning("embedding store %s: shard %d (%s) is missing or does not match "
+                            "its checksum (corrupt); recomputing it", directory, s,
+                            ", ".join(bad))
                 manifest["shards"] = [x for x in manifest["shards"] if x["index"] != s]
                 done.discard(s)
+                _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
         wanted = n_shards if rows is None else min(n_shards, -(-max(int(rows), 0) // shard_size))
         todo = [s for s in range(wanted) if s not in done]
         if not todo:
             log.debug("embedding store %s is complete (%s)", directory, teacher.spec)
-            return cls(directory)
+            return
         if teacher.dim != manifest["dim"]:
             raise StoreError(f"embedding store {directory} holds dim {manifest['dim']} but "
                              f"teacher {teacher.spec} now gives dim {teacher.dim}; delete the "
@@ -213,13 +251,16 @@ class EmbeddingStore:
         finally:
             if bar is not None:
                 bar.close()
-        return cls(directory)
 
     @staticmethod
     def _open_or_create(directory: Path, identity: dict) -> dict:
         path = directory / "manifest.json"
         if path.is_file():
-            manifest = json.loads(path.read_text())
+            try:
+                manifest = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise StoreError(f"embedding store {directory}: manifest.json is unreadable "
+                                 f"({err}); delete the directory and build again") from err
             diff = [k for k in _IDENTITY if manifest.get(k) != identity[k]]
             if diff:
                 what = "; ".join(f"{k}: store has {manifest.get(k)!r}, requested {identity[k]!r}"
@@ -230,8 +271,7 @@ class EmbeddingStore:
             if not (directory / "keys.txt").is_file():
                 raise StoreError(f"embedding store {directory} has a manifest but no keys.txt; "
                                  "delete the directory and build again")
-            for tmp in directory.glob("*.tmp"):  # left by a build killed mid-write
-                tmp.unlink()
+            remove_stale_temporaries(directory)  # left by a build killed mid-write
             return manifest
         # dim is asked of the teacher only for a new store or unfinished work: a finished
         # store never asks (for some teachers dim loads a model or a file)
@@ -351,10 +391,32 @@ class EmbeddingStore:
             if entry is None:
                 raise StoreError(f"embedding store {self.directory}: shard {index} is not "
                                  "built yet; run the build again (it resumes)")
-            self._maps[index] = (
-                np.load(self.directory / entry["emb_file"], mmap_mode="r"),
-                np.load(self.directory / entry["ok_file"]),
-            )
+            for kind in ("emb", "ok"):
+                path = self.directory / entry[f"{kind}_file"]
+                if not _file_matches(path, entry.get(f"{kind}_sha256")):
+                    raise StoreError(
+                        f"embedding store {self.directory} ({self.spec}): shard {index} "
+                        f"({path.name}) is missing or does not match its checksum (corrupt); "
+                        "build the store again (EmbeddingStore.build, or rerun molmtd "
+                        "distill): it recomputes that shard")
+            emb = np.load(self.directory / entry["emb_file"], mmap_mode="r")
+            ok = np.load(self.directory / entry["ok_file"])
+            expected = (int(entry["stop"]) - int(entry["start"]), self.dim)
+            if emb.shape != expected or ok.shape != expected[:1]:
+                raise StoreError(f"embedding store {self.directory}: shard {index} has shape "
+                                 f"{emb.shape}, the manifest says {expected}; delete the "
+                                 "directory and build again")
+            finite = np.ones(len(ok), dtype=bool)
+            for b in range(0, len(ok), _STATS_BLOCK):  # bounded memory for wide teachers
+                finite[b:b + _STATS_BLOCK] = np.isfinite(emb[b:b + _STATS_BLOCK]).all(axis=1)
+            broken = ok & ~finite
+            if broken.any():
+                log.warning("embedding store %s (%s): %d rows of shard %d read back with "
+                            "non-finite values (first: row %d); they are masked",
+                            self.directory, self.spec, int(broken.sum()), index,
+                            int(entry["start"]) + int(np.flatnonzero(broken)[0]))
+                ok = ok & finite
+            self._maps[index] = (emb, ok)
         return self._maps[index]
 
     def rows(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -382,6 +444,7 @@ class EmbeddingStore:
             order = np.argsort(local, kind="stable")  # ascending reads from the memmap
             out[where[order]] = emb[local[order]]
             ok[where] = mask[local]
+        out[~ok] = np.nan  # masked rows never carry values (e.g. a row read back as inf)
         return out, ok
 
     def ok_mask(self) -> np.ndarray:

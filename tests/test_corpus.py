@@ -320,3 +320,41 @@ def test_bundled_moses_test_split_and_column(tmp_path):
     assert len(corpus) == 20
     with pytest.raises(ValueError, match=r"no column 'smi'.*\['SMILES'\]"):
         build_corpus("moses-test", tmp_path / "u", column="smi", max_molecules=20)
+
+
+def test_corpus_of_an_older_format_version_is_rebuilt_not_misread(tmp_path, caplog):
+    import json
+
+    from molmtd.corpus import build_corpus
+
+    src = tmp_path / "in.smi"
+    src.write_text("CCO\nc1ccccc1\nCCN\n")
+    first = build_corpus(src, tmp_path / "c")
+    meta_path = tmp_path / "c" / "corpus.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format_version"] = 0
+    meta["fingerprint"] = "0" * 64  # an old layout would be misread if trusted
+    meta_path.write_text(json.dumps(meta))
+    with caplog.at_level("INFO", logger="molmtd.corpus"):
+        again = build_corpus(src, tmp_path / "c")
+    assert "settings changed (format_version)" in caplog.text
+    assert again.keys == first.keys and again.fingerprint == first.fingerprint
+    assert json.loads(meta_path.read_text())["format_version"] == 1
+
+
+@pytest.mark.slow  # two interpreters importing RDKit: ~20 s on 2 shared cores
+def test_concurrent_corpus_builds_share_one_folder(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.smi"
+    src.write_text("".join(f"{'C' * (i % 30 + 1)}O\n" for i in range(300)))
+    script = ("import sys; from molmtd.corpus import build_corpus; "
+              "c = build_corpus(sys.argv[1], sys.argv[2]); print(c.fingerprint)")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(src), str(tmp_path / "c")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
+    assert outs[0][0] == outs[1][0]
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name.endswith(".tmp")]

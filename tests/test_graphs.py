@@ -314,9 +314,25 @@ def test_store_mismatch_errors(corpus, tmp_path):
 def test_store_damaged_chunk_is_reported(corpus, tmp_path):
     store = GraphStore.build(corpus, tmp_path, chunk_size=100, progress=False)
     np.save(tmp_path / "chunk_00001.x.npy", np.zeros((3, len(ATOM_FEATURE_DIMS)), np.uint8))
-    with pytest.raises(StoreError, match="chunk 1 does not match"):
+    with pytest.raises(StoreError, match="chunk 1 is missing or does not match its checksum"):
         GraphStore(tmp_path)[150]
     assert store[0].num_nodes > 0
+
+
+def test_store_corrupt_chunk_is_recomputed_by_the_next_build(corpus, tmp_path, caplog):
+    store = GraphStore.build(corpus, tmp_path, chunk_size=100, progress=False)
+    expected = store[150].x.clone()
+    path = tmp_path / "chunk_00001.x.npy"
+    data = bytearray(path.read_bytes())
+    data[-64:] = bytes(b ^ 0xFF for b in data[-64:])  # same size, same header, flipped bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="chunk 1 is missing or does not match its checksum"):
+        GraphStore(tmp_path)[150]
+    with caplog.at_level("WARNING", logger="molmtd.graphs"):
+        rebuilt = GraphStore.build(corpus, tmp_path, chunk_size=100, progress=False)
+    assert "chunk(s) [1]" in caplog.text and "recomputing" in caplog.text
+    assert torch.equal(rebuilt[150].x, expected)
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_store_edge_cases(tmp_path):

@@ -83,3 +83,16 @@ def test_student_feature_subset_by_name_and_unknown_name_error():
     bad = load_recipe(RECIPES / "quickstart.yaml", ["student.bond_features=[bond_order]"])
     with pytest.raises(RecipeError, match=r"student.bond_features.*bond_order.*bond_type"):
         _student_config(bad)
+
+
+def test_yaml_tags_that_would_run_code_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    recipe = tmp_path / "evil.yaml"
+    recipe.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n"
+                      "teachers: [maccs]\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(recipe)
+    with pytest.raises(RecipeError, match="not valid YAML"):  # the same through --set
+        load_recipe(RECIPES / "quickstart.yaml",
+                    [f"name=!!python/object/apply:os.system ['touch {marker}']"])
+    assert not marker.exists()

@@ -366,3 +366,158 @@ def test_prefix_build_computes_only_the_shards_of_the_first_rows_then_resumes(tm
     assert full.is_complete
     assert [c[0] for c in rest.calls] == [keys[s] for s in range(30, N, 10)]
     np.testing.assert_array_equal(full.rows(np.arange(N))[0], _expected(keys)[0])
+
+
+def _flip(path, n=64, offset=None):
+    """Flip ``n`` bytes of a file in place (same size), at ``offset`` or at its end."""
+    data = bytearray(path.read_bytes())
+    start = len(data) - n if offset is None else offset
+    for i in range(start, start + n):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_shard_is_refused_on_read_and_recomputed_by_build(tmp_path, keys, caplog):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    _flip(tmp_path / "shard_00002.emb.npy")  # 64 bytes: NaN/inf or finite garbage
+    store = EmbeddingStore(tmp_path)
+    store.rows(np.arange(0, 20))  # intact shards still read
+    with pytest.raises(StoreError, match=r"shard 2 \(shard_00002.emb.npy\) is missing or does "
+                                         r"not match its checksum.*recomputes"):
+        store.rows(np.array([25]))
+    with pytest.raises(StoreError, match="shard 2"):
+        store.mean_std()
+    again = CountingTeacher()
+    with caplog.at_level("WARNING", logger="molmtd.store"):
+        rebuilt = EmbeddingStore.build(again, keys, tmp_path, shard_size=10, progress=False)
+    assert "shard 2 (shard_00002.emb.npy) is missing or does not match" in caplog.text
+    assert [c[0] for c in again.calls] == [keys[20]]  # only the corrupt shard
+    rebuilt.verify()
+    emb, ok = _expected(keys)
+    got, got_ok = rebuilt.rows(np.arange(N))
+    np.testing.assert_array_equal(got, emb)
+    np.testing.assert_array_equal(got_ok, ok)
+
+
+def test_nonfinite_rows_read_back_are_masked(tmp_path, keys, caplog):
+    store = EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10,
+                                 progress=False)
+    # a store whose checksums were recorded over non-finite values (another writer, or
+    # corruption before hashing): rows 11 and 15 must not reach training
+    path = tmp_path / "shard_00001.emb.npy"
+    emb = np.load(path)
+    emb[1, 2], emb[5, 0] = np.inf, np.nan
+    np.save(path, emb)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    from molmtd.store import _sha256_file
+
+    manifest["shards"][1]["emb_sha256"] = _sha256_file(path)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    store = EmbeddingStore(tmp_path)
+    with caplog.at_level("WARNING", logger="molmtd.store"):
+        rows, ok = store.rows(np.arange(10, 20))
+    assert "2 rows of shard 1 read back with non-finite values (first: row 11)" in caplog.text
+    expected_ok = _expected(keys)[1][10:20].copy()
+    expected_ok[[1, 5]] = False
+    np.testing.assert_array_equal(ok, expected_ok)
+    assert np.isfinite(rows[ok]).all() and np.isnan(rows[~ok]).all()
+    assert not store.ok_mask()[[11, 15]].any()
+    mean, std = store.mean_std(np.arange(10, 20))
+    assert np.isfinite(mean).all() and np.isfinite(std).all()
+
+
+def test_temporary_names_are_unique_per_process_and_call(tmp_path):
+    from molmtd.safeio import temporary_name
+
+    names = {temporary_name(tmp_path / "keys.txt") for _ in range(100)}
+    assert len(names) == 100
+    import os
+
+    assert all(f".keys.txt.{os.getpid()}." in n.name and n.name.endswith(".tmp") for n in names)
+
+
+def test_disk_full_leaves_no_half_shard_and_a_clear_error(tmp_path, keys, monkeypatch):
+    import errno
+
+    import molmtd.store as store_mod
+    from molmtd.errors import DiskFullError
+
+    real_save = np.save
+    calls = {"n": 0}
+
+    def full_disk(fh, array, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:  # shard 2's embeddings: a partial write, then ENOSPC
+            fh.write(b"\x93NUMPY partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(fh, array, *a, **kw)
+
+    monkeypatch.setattr(store_mod.np, "save", full_disk)
+    with pytest.raises(DiskFullError, match=r"no space left on the device while writing "
+                                            r".*shard_00002.emb.npy.*larger disk") as info:
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    assert isinstance(info.value, OSError) and info.value.errno == errno.ENOSPC
+    monkeypatch.setattr(store_mod.np, "save", real_save)
+    partial = EmbeddingStore(tmp_path)
+    assert [s["index"] for s in partial.manifest["shards"]] == [0, 1]
+    assert not partial.is_complete
+    assert not (tmp_path / "shard_00002.emb.npy").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    partial.verify()
+    again = CountingTeacher()
+    store = EmbeddingStore.build(again, keys, tmp_path, shard_size=10, progress=False)
+    assert [c[0] for c in again.calls] == [keys[20], keys[30], keys[40], keys[50]]
+    np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+
+
+_RACE_SCRIPT = """
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[3])
+from test_store import CountingTeacher
+from molmtd.store import EmbeddingStore
+
+class Slow(CountingTeacher):
+    def embed(self, smiles):
+        time.sleep(0.05)
+        return super().embed(smiles)
+
+t = Slow()
+keys = sys.argv[2].split(",")
+store = EmbeddingStore.build(t, keys, sys.argv[1], shard_size=10, batch_size=5, progress=False)
+store.verify()
+print(len(t.calls))
+"""
+
+
+def test_two_processes_building_one_store_share_it(tmp_path, keys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    directory = tmp_path / "s"
+    here = str(Path(__file__).parent)
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE_SCRIPT, str(directory),
+                               ",".join(keys), here], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    calls = sorted(int(o[0].split()[-1]) for o in outs)
+    assert calls == [0, 11]  # one built all 11 batches, the other waited and reused them
+    store = EmbeddingStore(directory)
+    store.verify()
+    np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+
+
+def test_store_of_an_older_format_version_is_detected_not_misread(tmp_path, keys):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["format_version"] = 0
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="format version 0, this molmtd reads 1; delete"):
+        EmbeddingStore(tmp_path)
+    with pytest.raises(StoreError, match="format_version: store has 0, requested 1"):
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    (tmp_path / "manifest.json").write_text("{truncated")
+    with pytest.raises(StoreError, match="manifest.json is unreadable"):
+        EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)

@@ -49,9 +49,11 @@ def _read_cache(path: Path) -> dict[str, dict]:
 
 def _write_cache(path: Path, entries: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"format": _FORMAT, "entries": entries}, indent=1, sort_keys=True))
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+    from molmtd.safeio import atomic_write_text
+
+    # atomic, unique temporary name: a concurrent reader sees the old or the new file
+    atomic_write_text(path, json.dumps({"format": _FORMAT, "entries": entries}, indent=1,
+                                       sort_keys=True))
 
 
 def _moses_sample(n: int) -> list[str]:

@@ -95,7 +95,8 @@ class _GeneratorFP:
         return {"calc": self.calc, "_gen": None}  # RDKit generators do not pickle
 
 
-def _embed_chunk(calc, smiles: list, dim: int, dtype: str) -> tuple[np.ndarray, np.ndarray, dict]:
+def _embed_chunk(calc, smiles: list, dim: int, dtype: str,
+                 max_heavy_atoms: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Featurise one chunk (runs in a worker process): raw values, ok mask, reasons."""
     import datamol as dm
     from rdkit import Chem
@@ -116,6 +117,11 @@ def _embed_chunk(calc, smiles: list, dim: int, dtype: str) -> tuple[np.ndarray, 
                 except InvalidMoleculeError as err:
                     reasons[i] = err.reason
                     continue
+            if max_heavy_atoms is not None and mol.GetNumHeavyAtoms() > max_heavy_atoms:
+                reasons[i] = (f"too large for this teacher ({mol.GetNumHeavyAtoms()} heavy "
+                              f"atoms > {max_heavy_atoms}): its calculator takes minutes on "
+                              "molecules this size")
+                continue
             try:
                 out[i] = calc(mol)
                 ok[i] = True
@@ -133,6 +139,10 @@ class FingerprintTeacher(Teacher):
     """
 
     _raw_dtype: str = "float32"
+    # molecules with more heavy atoms are masked with a reason (None = no limit): for
+    # calculators whose cost explodes with size (measured on 2 cores: RDKit's Ipc/AvgIpc
+    # ~6 s at 100 atoms and ~80 s at 500; pharm2d 200 s on a 630-atom molecule)
+    _max_heavy_atoms: int | None = None
     # Worker processes start once (loky keeps them alive between calls) but each must import
     # RDKit and molfeat first (seconds); below this many molecules one process is faster for
     # a cheap calculator. Measured on 2 cores: on
@@ -178,7 +188,8 @@ class FingerprintTeacher(Teacher):
         parallel = workers > 1 and n >= self._min_parallel
         # ~4 chunks per worker balances uneven molecules; 1000 caps memory per message
         chunk = min(1000, max(100, -(-n // (4 * workers)))) if parallel else max(n, 1)
-        tasks = [(calc, smiles[s:s + chunk], dim, self._raw_dtype) for s in range(0, n, chunk)]
+        tasks = [(calc, smiles[s:s + chunk], dim, self._raw_dtype, self._max_heavy_atoms)
+                 for s in range(0, n, chunk)]
         if parallel and len(tasks) > 1:
             import datamol as dm
 
@@ -369,10 +380,14 @@ class Pharmacophore2DTeacher(FingerprintTeacher):
             pair counts, ~4x faster).
         size: folded length.
         n_jobs: worker processes; -1 = all cores.
+
+    Molecules with more than 100 heavy atoms are masked with a reason (the enumeration
+    of pharmacophore triplets takes seconds at 200 atoms and minutes at 600).
     """
 
     _raw_dtype = "float32"
     _min_parallel = 100  # ~10 ms per molecule: workers pay off almost at once
+    _max_heavy_atoms = 100  # pair/triplet enumeration: 6 s at 200 atoms, 200 s at 630
 
     def __init__(self, factory: str = "pmapper", size: int = 2048, n_jobs: int = -1):
         self.factory = factory
@@ -420,6 +435,9 @@ class _RDKitDescriptors:
 class PhyschemDescriptors(FingerprintTeacher):
     """Every RDKit 2D descriptor (``rdkit.Chem.Descriptors.descList``, 217 in RDKit 2026.03).
 
+    Molecules with more than 100 heavy atoms are masked with a reason: RDKit's ``Ipc`` and
+    ``AvgIpc`` take seconds at 100 atoms and minutes at 500.
+
     Values are made finite so that standardisation and losses stay finite:
 
     - non-finite values become 0 (the count is logged): RDKit returns NaN when a
@@ -436,6 +454,7 @@ class PhyschemDescriptors(FingerprintTeacher):
 
     _raw_dtype = "float64"  # Ipc can exceed float32 before the log transform
     _min_parallel = 100  # ~10 ms per molecule
+    _max_heavy_atoms = 100  # Ipc/AvgIpc: seconds at 100 heavy atoms, minutes at 500
     _log_columns = ("Ipc",)
 
     def __init__(self, n_jobs: int = -1):

@@ -21,7 +21,12 @@ from types import ModuleType
 
 import numpy as np
 
-from molmtd.errors import ShapeError, TeacherSpecError, TeacherUnavailableError
+from molmtd.errors import (
+    ShapeError,
+    TeacherSpecError,
+    TeacherUnavailableError,
+    UntrustedFileError,
+)
 from molmtd.teachers.base import Teacher, TeacherOutput, register_teacher
 
 __all__ = ["ChempropTeacher", "MinimolTeacher", "PygTeacher", "admet_ai_checkpoints"]
@@ -189,8 +194,12 @@ class ChempropTeacher(_LazyTeacher):
     ``SimpleMoleculeMolGraphFeaturizer``; the atom-feature mode (V1, V2, ORGANIC, RIGR)
     is read from the checkpoint's layer sizes.
 
-    Chemprop checkpoints are pickles (chemprop loads them with ``weights_only=False``):
-    load only files you trust. The admet-ai ones ship inside its wheel.
+    Chemprop checkpoints are pickles (chemprop loads them with ``weights_only=False``), and
+    unpickling runs code from the file. So only the admet-ai checkpoints, which ship inside
+    its installed wheel, load by default; a checkpoint path anywhere else is refused with
+    :class:`~molmtd.errors.UntrustedFileError` unless the spec opts in with
+    ``trust_pickle=true`` (``chemprop:checkpoint=my.ckpt,trust_pickle=true``): do that
+    only for files you trust as you would trust a Python script.
 
     Args:
         checkpoint: a name from :func:`admet_ai_checkpoints` (``"admet_regression/0"``,
@@ -198,14 +207,33 @@ class ChempropTeacher(_LazyTeacher):
         batch_size: molecules per forward pass.
         device: torch device.
         n_jobs: processes for featurisation of large batches (-1 = all cores).
+        trust_pickle: allow a checkpoint outside the installed admet-ai package to be
+            unpickled (it can run code). Not part of the canonical spec.
     """
 
+    runtime_params = Teacher.runtime_params | {"trust_pickle"}
+
     def __init__(self, checkpoint: str = "admet_regression/0", batch_size: int = 256,
-                 device: str = "cpu", n_jobs: int = -1):
+                 device: str = "cpu", n_jobs: int = -1, trust_pickle: bool = False):
         self.checkpoint = checkpoint
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
+        self.trust_pickle = trust_pickle
+
+    def _check_trusted(self, path: Path) -> None:
+        """Refuse to unpickle a checkpoint from outside admet-ai without the opt-in."""
+        if self.trust_pickle is True:
+            return
+        named = admet_ai_checkpoints()
+        shipped = {p.resolve() for p in named.values()}
+        if path.resolve() in shipped:
+            return
+        raise UntrustedFileError(
+            f"chemprop checkpoint {path} is a pickle from outside the installed admet-ai "
+            "package; loading it would run any code it contains. If you trust the file, "
+            "opt in with the teacher parameter trust_pickle=true (e.g. "
+            f"'chemprop:checkpoint={self.checkpoint},trust_pickle=true')")
 
     def trained_on(self) -> frozenset[str]:
         return admet_ai_tasks(self.checkpoint)
@@ -250,6 +278,7 @@ class ChempropTeacher(_LazyTeacher):
         if getattr(self, "_model", None) is not None:
             return self._model, self._featurizer
         path = self.checkpoint_path()
+        self._check_trusted(path)  # before anything unpickles it
         _require("chemprop", "chemprop")
         import torch
         from chemprop.models import MPNN, load_model

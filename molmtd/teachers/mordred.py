@@ -68,6 +68,7 @@ class MordredDescriptors(FingerprintTeacher):
     logged; descriptors that are constant over the corpus are dropped by the standardiser.
 
     Speed: tens of molecules per second per core; ``n_jobs=-1`` uses every core.
+    Molecules with more than 100 heavy atoms are masked with a reason (seconds each).
 
     Args:
         n_jobs: worker processes; -1 = all cores.
@@ -75,6 +76,7 @@ class MordredDescriptors(FingerprintTeacher):
 
     _raw_dtype = "float64"
     _min_parallel = 50  # ~30 ms per molecule: processes pay for themselves early
+    _max_heavy_atoms = 100  # ~8 s per molecule at 100 heavy atoms (2 cores), more beyond
 
     def __init__(self, n_jobs: int = -1):
         self.n_jobs = n_jobs
