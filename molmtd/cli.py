@@ -108,9 +108,15 @@ def evaluate(
     featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
     against: Annotated[str, typer.Option(help="comma-separated teacher specs")] = "ecfp",
-    datasets: Annotated[str | None, typer.Option(help="comma-separated dataset names")] = None,
+    datasets: Annotated[str | None, typer.Option(
+        help="comma-separated dataset names (default: the report tasks under 5000 molecules)")
+    ] = None,
     seeds: Annotated[int, typer.Option(help="number of random seeds")] = 3,
-    model: Annotated[str, typer.Option(help="linear | mlp | rf | gbm")] = "linear",
+    model: Annotated[str, typer.Option(
+        help="probe(s), comma-separated: linear, mlp, knn, rf, gbm (e.g. linear,mlp,knn)")
+    ] = "linear",
+    allow_dev_tasks: Annotated[bool, typer.Option(
+        "--allow-dev-tasks", help="score development (model-selection) tasks too")] = False,
     max_molecules: Annotated[int | None, typer.Option(help="cap per dataset")] = None,
     out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
     cache_dir: Annotated[Path | None, typer.Option(
@@ -132,8 +138,9 @@ def evaluate(
         report = evaluate_featurizers(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
-            model=model, max_molecules=max_molecules, out_dir=out,
-            cache_dir=None if no_cache else resolve_cache_dir(cache_dir), readouts=readout.split(","))
+            model=model.split(","), max_molecules=max_molecules, out_dir=out,
+            cache_dir=None if no_cache else resolve_cache_dir(cache_dir), readouts=readout.split(","),
+            allow_dev_tasks=allow_dev_tasks)
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")
