@@ -63,6 +63,9 @@ def embed(
     featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
     column: Annotated[str | None, typer.Option(help="SMILES column of a table")] = None,
+    readout: Annotated[str, typer.Option(
+        help="with --featurizer: embedding (the distilled embedding) or layers (every GNN "
+             "layer's mean-pooled states, concatenated)")] = "embedding",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Embed every input row (NaN rows for invalid molecules), in input order."""
@@ -72,8 +75,9 @@ def embed(
     from molmtd.embedding import embed_file
 
     try:
-        summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column)
-    except (MolmtdError, FileNotFoundError) as err:
+        summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column,
+                             readout=readout)
+    except (MolmtdError, FileNotFoundError, ValueError) as err:
         _fail(err)
     typer.echo(json.dumps(summary, indent=2, default=str))
 

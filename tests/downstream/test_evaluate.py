@@ -247,3 +247,18 @@ def test_several_probes_in_one_report_are_ranked_within_each_probe(tmp_path):
     text = path.read_text()
     assert "**models**: linear, knn" in text and "per probe:" in text
     assert "| freesolv | random | knn | r2 |" in text
+
+
+def test_cli_evaluate_refuses_dev_tasks_and_unknown_probes(tmp_path):
+    from typer.testing import CliRunner
+
+    from molmtd.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "--against", "maccs", "--datasets", "bace",
+                                 "--out", str(tmp_path), "--no-cache"])
+    assert result.exit_code == 2 and "are development tasks" in result.output
+    assert "--allow-dev-tasks" in result.output
+    result = runner.invoke(app, ["evaluate", "--against", "maccs", "--model", "linear,svm",
+                                 "--out", str(tmp_path), "--no-cache"])
+    assert result.exit_code == 2 and "unknown model(s) ['svm']" in result.output
