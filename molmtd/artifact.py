@@ -10,8 +10,10 @@ both molmtd versions. Unknown fields in the sections that decide the output
 (``student``, ``graph_features``, ``standardize``) are refused the same way, naming the
 field; unknown top-level fields are metadata and are ignored with a warning.
 
-An artifact is found by path, or by name among the released featurizers (the repository's
-``featurizers/`` folder and any folder listed in ``$MOLMTD_FEATURIZERS``).
+An artifact is found by path, or by name among the released featurizers: any folder
+listed in ``$MOLMTD_FEATURIZERS``, then the repository's ``featurizers/`` folder (in a
+clone or an editable install), then ``molmtd/_released/`` (in an installed wheel:
+setup.py copies every ``featurizers/<name>/`` there at build time).
 """
 
 from __future__ import annotations
@@ -56,9 +58,17 @@ CONFIG_FIELDS = frozenset({
     "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe"})
 
 
+#: released featurizers inside an installed wheel (built from featurizers/ by setup.py)
+PACKAGED_DIR = Path(__file__).resolve().parent / "_released"
+
+
 def _search_dirs() -> list[Path]:
+    """$MOLMTD_FEATURIZERS, the clone's featurizers/, the wheel's molmtd/_released/."""
     dirs = [Path(p) for p in os.environ.get("MOLMTD_FEATURIZERS", "").split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parents[1] / "featurizers")
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file():  # a source tree, not site-packages
+        dirs.append(root / "featurizers")
+    dirs.append(PACKAGED_DIR)
     return dirs
 
 

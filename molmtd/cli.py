@@ -63,6 +63,9 @@ def embed(
     featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
     column: Annotated[str | None, typer.Option(help="SMILES column of a table")] = None,
+    readout: Annotated[str, typer.Option(
+        help="with --featurizer: embedding (the distilled embedding) or layers (every GNN "
+             "layer's mean-pooled states, concatenated)")] = "embedding",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Embed every input row (NaN rows for invalid molecules), in input order."""
@@ -72,8 +75,9 @@ def embed(
     from molmtd.embedding import embed_file
 
     try:
-        summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column)
-    except (MolmtdError, FileNotFoundError) as err:
+        summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column,
+                             readout=readout)
+    except (MolmtdError, FileNotFoundError, ValueError) as err:
         _fail(err)
     typer.echo(json.dumps(summary, indent=2, default=str))
 
@@ -108,9 +112,15 @@ def evaluate(
     featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
     against: Annotated[str, typer.Option(help="comma-separated teacher specs")] = "ecfp",
-    datasets: Annotated[str | None, typer.Option(help="comma-separated dataset names")] = None,
+    datasets: Annotated[str | None, typer.Option(
+        help="comma-separated dataset names (default: the report tasks under 5000 molecules)")
+    ] = None,
     seeds: Annotated[int, typer.Option(help="number of random seeds")] = 3,
-    model: Annotated[str, typer.Option(help="linear | mlp | rf | gbm")] = "linear",
+    model: Annotated[str, typer.Option(
+        help="probe(s), comma-separated: linear, mlp, knn, rf, gbm (e.g. linear,mlp,knn)")
+    ] = "linear",
+    allow_dev_tasks: Annotated[bool, typer.Option(
+        "--allow-dev-tasks", help="score development (model-selection) tasks too")] = False,
     max_molecules: Annotated[int | None, typer.Option(help="cap per dataset")] = None,
     out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
     cache_dir: Annotated[Path | None, typer.Option(
@@ -132,9 +142,9 @@ def evaluate(
         report = evaluate_featurizers(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
-            model=model, max_molecules=max_molecules, out_dir=out,
+            model=model.split(","), max_molecules=max_molecules, out_dir=out,
             cache_dir=None if no_cache else resolve_cache_dir(cache_dir),
-            readouts=readout.split(","))
+            readouts=readout.split(","), allow_dev_tasks=allow_dev_tasks)
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")

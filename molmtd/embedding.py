@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from molmtd.artifact import READOUTS
 from molmtd.safeio import atomic_write
 from molmtd.teachers.base import TeacherOutput
 
@@ -78,11 +79,12 @@ def embed_smiles(raw: Sequence[str], teacher, *, n_jobs: int = 1,
 
 
 def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
-                      device: str | None, chunk_size: int) -> tuple[TeacherOutput, dict]:
+                      device: str | None, chunk_size: int,
+                      readout: str = "embedding") -> tuple[TeacherOutput, dict]:
     from molmtd.artifact import load_artifact
 
     kwargs = {k: v for k, v in (("batch_size", batch_size), ("device", device)) if v is not None}
-    artifact = load_artifact(featurizer, **kwargs)
+    artifact = load_artifact(featurizer, readout=readout, **kwargs)
     parts, reasons = [], {}
     for start in range(0, len(raw), chunk_size):
         res = artifact.embed(raw[start:start + chunk_size])  # standardises with its own options
@@ -93,7 +95,7 @@ def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
            else np.zeros((0, dim), np.float32))
     ok = np.concatenate([p.ok for p in parts]) if parts else np.zeros(0, bool)
     source = {"featurizer": str(featurizer), "version": str(getattr(artifact, "directory", "")),
-              "dim": dim}
+              "readout": readout, "dim": dim}
     return TeacherOutput(emb.astype(np.float32, copy=False), ok, reasons), source
 
 
@@ -138,7 +140,7 @@ def write_embeddings(output_path: str | Path, raw: Sequence[str], result: Teache
 def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str | None = None,
                featurizer: str | None = None, column: str | None = None,
                batch_size: int | None = None, n_jobs: int = 1, device: str | None = None,
-               chunk_size: int = _CHUNK) -> dict:
+               chunk_size: int = _CHUNK, readout: str = "embedding") -> dict:
     """Embed every molecule of a file and write one row per input row, in input order.
 
     Args:
@@ -153,18 +155,26 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
         device: torch device, for teachers and featurizers that take it.
         n_jobs: processes for standardisation (and the teacher, when it accepts it).
         chunk_size: molecules embedded per call (bounds memory; progress is logged).
+        readout: for a featurizer, "embedding" (the distilled embedding) or "layers" (every
+            GNN layer's mean-pooled states, concatenated); teachers have only their own.
 
     Returns:
         A summary: input, output, rows, embedded, invalid, dim, the source spec and its
         version, and up to 10 ``invalid_examples`` (position, smiles, reason).
 
     Raises:
-        ValueError: neither or both of teacher/featurizer, or an unknown output format.
+        ValueError: neither or both of teacher/featurizer, an unknown output format or
+            readout, or a readout other than "embedding" with a teacher.
         FileNotFoundError: the input file does not exist.
         TeacherSpecError, TeacherUnavailableError: a bad or unavailable teacher.
     """
     if (teacher is None) == (featurizer is None):
         raise ValueError("embed_file: give exactly one of teacher=SPEC or featurizer=PATH_OR_NAME")
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    if teacher is not None and readout != "embedding":
+        raise ValueError(f"readout {readout!r} applies to a distilled featurizer; a teacher "
+                         "has only its own embedding")
     output_path = Path(output_path)
     _check_output(output_path)
     from molmtd.corpus import read_molecules
@@ -178,7 +188,8 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
         result = embed_smiles(raw, t, n_jobs=n_jobs, chunk_size=chunk_size)
         source = {"teacher": t.spec, "version": t.version, "dim": int(t.dim)}
     else:
-        result, source = _embed_featurizer(raw, featurizer, batch_size, device, chunk_size)
+        result, source = _embed_featurizer(raw, featurizer, batch_size, device, chunk_size,
+                                           readout)
     write_embeddings(output_path, raw, result, metadata=source)
     bad = [i for i in range(len(raw)) if not result.ok[i]]
     summary = {

@@ -108,7 +108,8 @@ def test_featurizer_branch_uses_the_artifact(smi_file, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "molmtd.artifact", fake)
     out = tmp_path / "f.npy"
     summary = embed_file(smi_file, out, featurizer="my-featurizer", batch_size=32, chunk_size=3)
-    assert seen["name"] == "my-featurizer" and seen["kwargs"] == {"batch_size": 32}
+    assert seen["name"] == "my-featurizer"
+    assert seen["kwargs"] == {"batch_size": 32, "readout": "embedding"}
     emb = np.load(out)
     assert emb.shape == (7, 3)
     assert np.isnan(emb[[1, 3]]).all()
@@ -131,6 +132,36 @@ def test_real_artifact(smi_file, tmp_path):
     assert np.isfinite(emb[df["ok"]]).all() and np.isnan(emb[~df["ok"]]).all()
     np.testing.assert_allclose(emb[0], emb[4], rtol=1e-5)  # same molecule
     assert summary["dim"] == emb.shape[1]
+
+
+def test_layers_readout_through_embed_file_and_the_cli(smi_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from molmtd.artifact import load_artifact, make_random_artifact
+    from molmtd.cli import app
+
+    art = make_random_artifact(tmp_path / "art", hidden_dim=8, num_layers=3)
+    summary = embed_file(smi_file, tmp_path / "l.npy", featurizer=str(art), readout="layers")
+    layers = np.load(tmp_path / "l.npy")
+    assert layers.shape == (len(LINES), 3 * 8) and summary["readout"] == "layers"
+    expected = load_artifact(art, readout="layers").embed(["CCO"]).embeddings[0]
+    np.testing.assert_allclose(layers[0], expected, rtol=1e-5, atol=1e-6)
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "c.npy"),
+                                 "--featurizer", str(art), "--readout", "layers"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "c.npy"), layers, equal_nan=True)
+    assert json.loads(result.output)["readout"] == "layers"
+    result = runner.invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "d.npy"),
+                                 "--featurizer", str(art)])
+    assert result.exit_code == 0 and np.load(tmp_path / "d.npy").shape == (len(LINES), 8)
+    result = runner.invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "e.npy"),
+                                 "--teacher", "maccs", "--readout", "layers"])
+    assert result.exit_code == 2 and "applies to a distilled featurizer" in result.output
+    result = runner.invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "e.npy"),
+                                 "--featurizer", str(art), "--readout", "last"])
+    assert result.exit_code == 2 and "readout must be one of embedding, layers" in result.output
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -6,9 +6,11 @@ picking, chemical-space maps, and the evaluation report.
 One job per module; import from the module that does the job, e.g.
 ``from molmtd.downstream.property import evaluate_property``:
 
-- ``datasets``: labelled tasks bundled in installed packages (``load_dataset``)
+- ``datasets``: labelled tasks bundled in installed packages (``load_dataset``), split
+  into development tasks (``dev_tasks``) and report tasks (``report_tasks``)
+- ``devprobe``: ``dev_probe_score(embed)``, a cheap ridge probe on the dev tasks
 - ``splits``: random / scaffold train-test splits and k-fold folds
-- ``models``, ``probe``: property models by name (linear, MLP probe, RF, GBM)
+- ``models``, ``probe``: property models by name (linear, MLP probe, kNN probe, RF, GBM)
 - ``metrics``: R2, MAE, RMSE, AUROC, AUPRC
 - ``property``: train/test evaluation and cross-validation from embeddings or a featurizer
 - ``clustering``: k-means, agglomerative, HDBSCAN, Butina; silhouette, ARI, NMI

@@ -86,8 +86,8 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool,
     return sources
 
 
-def _check_args(datasets, splits, seeds, model) -> list[str]:
-    from molmtd.downstream.datasets import DEFAULT_DATASETS, dataset_names
+def _check_args(datasets, splits, seeds, models, allow_dev_tasks: bool) -> list[str]:
+    from molmtd.downstream.datasets import DEFAULT_DATASETS, dataset_names, dev_tasks
     from molmtd.downstream.models import MODELS
     from molmtd.downstream.splits import SPLITS
 
@@ -95,13 +95,21 @@ def _check_args(datasets, splits, seeds, model) -> list[str]:
     unknown = [d for d in datasets if d not in dataset_names()]
     if unknown or not datasets:
         raise EvaluationError(f"unknown dataset(s) {unknown}; known: {', '.join(dataset_names())}")
+    dev = [d for d in datasets if d in dev_tasks()]
+    if dev and not allow_dev_tasks:
+        raise EvaluationError(
+            f"dataset(s) {dev} are development tasks, used to select models (see "
+            f"molmtd.downstream.datasets.dev_tasks(): {', '.join(dev_tasks())}); a score on "
+            "them is not a held-out result. Leave them out of a report, or pass "
+            "allow_dev_tasks=True (molmtd evaluate --allow-dev-tasks) to score them anyway")
     bad = [s for s in splits if s not in SPLITS]
     if bad or not splits:
         raise EvaluationError(f"unknown split(s) {bad}; expected some of {', '.join(SPLITS)}")
     if not seeds:
         raise EvaluationError("give at least one seed")
-    if model not in MODELS:
-        raise EvaluationError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+    bad = [m for m in models if m not in MODELS]
+    if bad or not models:
+        raise EvaluationError(f"unknown model(s) {bad}; expected some of {', '.join(MODELS)}")
     return datasets
 
 
@@ -185,29 +193,56 @@ def _concat_label(teachers: list[str]) -> str:
     return f"concat({'+'.join(teachers)})"
 
 
-def _leakage_sections(leaks: dict[str, list[str]], results, datasets: list[str],
-                      out_dir: Path) -> list[tuple[str, str]]:
-    """The report's label-leakage section and the average rank on held-out tasks only."""
+def _leakage_section(leaks: dict[str, list[str]], labels: set[str]) -> tuple[str, str] | None:
+    """The report's label-leakage section: which featurizer learnt which task's labels."""
+    leaks = {label: ds for label, ds in leaks.items() if label in labels}
+    if not leaks:
+        return None
+    lines = ["These featurizers were trained (or distilled from a teacher trained) on the "
+             "labels of these benchmark tasks, so their scores there are not held out:", ""]
+    lines += [f"- `{label}`: {', '.join(ds)}" for label, ds in leaks.items()]
+    return ("Label leakage", "\n".join(lines))
+
+
+def _headline(results, leaks: dict[str, list[str]], datasets: list[str],
+              out_dir: Path) -> tuple[str, str]:
+    """The headline: average rank on the tasks whose labels no compared featurizer learnt.
+
+    Writes ``average_ranks_held_out.csv`` when some tasks are not held out.
+    """
     from molmtd.downstream.ranks import average_ranks
     from molmtd.downstream.report import markdown_table
 
     labels = set(results["featurizer"])
-    leaks = {label: ds for label, ds in leaks.items() if label in labels}
-    if not leaks:
-        return []
-    lines = ["These featurizers were trained (or distilled from a teacher trained) on the "
-             "labels of these benchmark tasks, so their scores there are not held out:", ""]
-    lines += [f"- `{label}`: {', '.join(ds)}" for label, ds in leaks.items()]
-    held_out = [d for d in datasets if not any(d in ds for ds in leaks.values())]
-    if held_out:
-        summary = average_ranks(results[results["dataset"].isin(held_out)])
+    leaked = {d for label, ds in leaks.items() if label in labels for d in ds}
+    held_out = [d for d in datasets if d not in leaked]
+    if not held_out:
+        return ("Held-out ranking", "No task is held out for every featurizer (see *Label "
+                "leakage*); only the all-task ranking below exists.")
+    part = results[results["dataset"].isin(held_out)]
+    summary = average_ranks(part)
+    lines = []
+    if leaked:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary.to_csv(out_dir / "average_ranks_held_out.csv", index=False)
-        lines += ["", f"Average rank on the held-out tasks only ({', '.join(held_out)}):", "",
-                  markdown_table(summary)]
+        lines += [f"Average rank on the held-out tasks only ({', '.join(held_out)}): no "
+                  "compared featurizer, nor any teacher behind it, was trained on their labels "
+                  f"(left out: {', '.join(d for d in datasets if d in leaked)}; see *Label "
+                  "leakage*).", ""]
     else:
-        lines += ["", "No task is held out for every featurizer."]
-    return [("Label leakage", "\n".join(lines))]
+        lines += ["No compared featurizer (nor any teacher behind it) declares training on "
+                  "the labels of these tasks, so every task is held out.", ""]
+    lines.append(markdown_table(summary))
+    if "model" in part.columns and part["model"].nunique() > 1:
+        per_model = {m: average_ranks(part[part["model"] == m]).set_index("featurizer")
+                     ["average_rank"] for m in dict.fromkeys(part["model"])}
+        import pandas as pd
+
+        table = pd.DataFrame(per_model).reindex(summary["featurizer"])
+        table.index.name = "featurizer"
+        lines += ["", "Average rank on the same tasks, per probe:", "",
+                  markdown_table(table, index=True)]
+    return ("Held-out ranking (headline)", "\n".join(lines))
 
 
 def _clustering_rows(name: str, keys: list[str], embs: dict[str, np.ndarray],
@@ -248,23 +283,30 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
                          against: Sequence[str | Teacher], *,
                          datasets: Sequence[str] | None = None,
                          splits: Sequence[str] = ("random", "scaffold"),
-                         seeds: Sequence[int] = (0, 1, 2), model: str = "linear",
+                         seeds: Sequence[int] = (0, 1, 2),
+                         model: str | Sequence[str] = "linear",
                          max_molecules: int | None = None,
                          out_dir: str | Path = "runs/evaluate", test_size: float = 0.2,
                          include_ecfp: bool = True, include_concat: bool = True,
                          clustering: bool = True, clustering_max_molecules: int = 1000,
                          cache_dir: str | Path | None = None,
-                         readouts: Sequence[str] = ("embedding",)) -> Path:
+                         readouts: Sequence[str] = ("embedding",),
+                         allow_dev_tasks: bool = False) -> Path:
     """Compare a distilled featurizer with teachers, their concatenation and ECFP.
 
     Args:
         featurizer: distilled featurizer path or released name, or a list of them (each
             is labelled ``molmtd:<recipe name>``); None: teachers only.
         against: teacher specs (e.g. "ecfp:radius=2", "maccs", "physchem") or Teachers.
-        datasets: task names (default :data:`~molmtd.downstream.datasets.DEFAULT_DATASETS`).
+        datasets: task names (default :data:`~molmtd.downstream.datasets.DEFAULT_DATASETS`,
+            the report tasks under 5000 molecules). Development tasks
+            (:func:`~molmtd.downstream.datasets.dev_tasks`) are refused unless
+            ``allow_dev_tasks``.
         splits: "random" (stratified for classification) and/or "scaffold".
         seeds: one split and one model seed per value.
-        model: "linear", "mlp", "rf" or "gbm" (see :mod:`molmtd.downstream.models`).
+        model: one model name or several ("linear", "mlp", "knn", "rf", "gbm"; see
+            :mod:`molmtd.downstream.models`); with several, featurizers are ranked within
+            each model and the ranks averaged over all (dataset, split, model) tasks.
         max_molecules: cap per dataset (seeded stratified subsample), for quick runs.
         out_dir: where ``report.md``, ``results.csv``, ``average_ranks.csv``,
             ``clustering.csv`` and ``ranks.png`` go.
@@ -278,13 +320,15 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
             spec, version and molecules) and reuse them on the next run; None: no cache.
         readouts: the readouts of each distilled featurizer to score, "embedding" and/or
             "layers" (labelled ``molmtd:<name>[layers]``; see :class:`~molmtd.artifact.Artifact`).
+        allow_dev_tasks: score development tasks too (the report says so).
 
     Returns:
         path of ``report.md``.
 
     Raises:
-        EvaluationError: unknown dataset, split or model, no seeds, nothing to compare, or
-            a dataset too small for the requested split.
+        EvaluationError: unknown dataset, split or model, a development task without
+            ``allow_dev_tasks``, no seeds, nothing to compare, or a dataset too small for
+            the requested split.
         FileNotFoundError: the featurizer does not exist.
         TeacherSpecError, TeacherUnavailableError: a bad or unavailable teacher spec.
     """
@@ -296,7 +340,9 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
     from molmtd.downstream.report import write_report
     from molmtd.downstream.splits import make_split
 
-    datasets = _check_args(datasets, splits, seeds, model)
+    models = [model] if isinstance(model, str) else list(model)
+    models = list(dict.fromkeys(m.strip() for part in models for m in part.split(",")))
+    datasets = _check_args(datasets, splits, seeds, models, allow_dev_tasks)
     from molmtd.artifact import READOUTS
 
     bad = [r for r in readouts if r not in READOUTS]
@@ -327,20 +373,25 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
                     train, test = make_split(kind, keys, test_size, seed, stratify)
                 except ValueError as err:
                     raise EvaluationError(f"dataset {name!r}, {kind} split: {err}") from err
-                for label, X in embs.items():
-                    scores = fit_and_score(X[train], y[train], X[test], y[test], task_type,
-                                           model, seed)
-                    rows += [{"dataset": name, "task_type": task_type, "split": kind,
-                              "seed": seed, "featurizer": label, "metric": m, "value": v,
-                              "n_train": len(train), "n_test": len(test)}
-                             for m, v in scores.items()]
+                for model_name in models:
+                    for label, X in embs.items():
+                        scores = fit_and_score(X[train], y[train], X[test], y[test],
+                                               task_type, model_name, seed)
+                        rows += [{"dataset": name, "task_type": task_type, "split": kind,
+                                  "seed": seed, "model": model_name, "featurizer": label,
+                                  "metric": m, "value": v, "n_train": len(train),
+                                  "n_test": len(test)}
+                                 for m, v in scores.items()]
                 log.info("%s / %s / seed %d done", name, kind, seed)
         if clustering:
             cluster_rows += _clustering_rows(name, keys, embs, clustering_max_molecules)
 
     results = pd.DataFrame(rows)
     clusters = pd.DataFrame(cluster_rows)
-    sections = _leakage_sections(_label_leaks(sources, datasets), results, datasets, out_dir)
+    leaks = _label_leaks(sources, datasets)
+    headline = _headline(results, leaks, datasets, out_dir)
+    leak_section = _leakage_section(leaks, set(results["featurizer"]))
+    sections = [leak_section] if leak_section else []
     if clustering:
         out_dir.mkdir(parents=True, exist_ok=True)
         clusters.to_csv(out_dir / "clustering.csv", index=False)
@@ -353,10 +404,16 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
         "datasets": ", ".join(datasets),
         "splits": ", ".join(splits) + f" (test share {test_size})",
         "seeds": ", ".join(map(str, seeds)),
-        "model": model,
+        "models": ", ".join(models),
         "max molecules per dataset": max_molecules if max_molecules is not None else "all",
         "molmtd": __version__,
     }
+    from molmtd.downstream.datasets import dev_tasks
+
+    dev_used = [d for d in datasets if d in dev_tasks()]
+    if dev_used:
+        setup["development tasks"] = (f"{', '.join(dev_used)}, included on request: they "
+                                      "select models, so their scores are not held out")
     notes = [
         "Molecules are standardised (molmtd.molecules.standardize_smiles); unparseable ones "
         "and duplicates of an earlier key are removed (see the Datasets table).",
@@ -367,12 +424,16 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
         "inside the model pipeline), never from the test molecules, and clipped to "
         f"+-{Z_CLIP:g} (a dimension almost constant in training would otherwise explode "
         "a linear model's test predictions).",
-        f"Every featurizer sees the same train/test indices for a given split and seed; the "
-        f"model ({model}) is seeded with the same seed.",
+        f"Every featurizer sees the same train/test indices for a given split and seed; each "
+        f"model ({', '.join(models)}) is seeded with the same seed.",
+        "Probes: linear = RidgeCV / logistic regression with C by 3-fold AUROC; mlp = the "
+        "paper's probe (one hidden layer of 128, LayerNorm, Adam 1e-3, early stopping); knn = "
+        "k nearest neighbours (Euclidean on the z-scores, k in 3/5/10/20 by 3-fold inner CV); "
+        "see molmtd.downstream.models.",
     ]
     path = write_report(out_dir, results=results, setup=setup,
                         datasets_table=pd.DataFrame(table),
                         clustering=clusters if clustering else None, notes=notes,
-                        sections=sections)
+                        sections=sections, headline=headline)
     log.info("report written to %s", path)
     return path

@@ -4,6 +4,7 @@
 |--------|---------------------------------|-------------------------------------------|
 | linear | RidgeCV (alpha by efficient LOO) | LogisticRegression, C by 3-fold AUROC    |
 | mlp    | the paper's MLP probe           | the paper's MLP probe                     |
+| knn    | kNN probe, k in 3/5/10/20 by CV | kNN probe (P = share of positive neighbours) |
 | rf     | RandomForestRegressor           | RandomForestClassifier                    |
 | gbm    | HistGradientBoostingRegressor   | HistGradientBoostingClassifier            |
 
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MODELS", "make_model", "predict_scores"]
+__all__ = ["MODELS", "PROBES", "make_model", "predict_scores"]
 
-MODELS = ("linear", "mlp", "rf", "gbm")
+MODELS = ("linear", "mlp", "knn", "rf", "gbm")
+#: the three probes (``molmtd evaluate --model linear,mlp,knn``)
+PROBES = ("linear", "mlp", "knn")
 #: bound on z-scored features; a train-set bit that fires once in 1000 molecules z-scores to ~32
 Z_CLIP = 10.0
 
@@ -44,6 +47,10 @@ def _estimator(name: str, task_type: str, seed: int):
         from molmtd.downstream.probe import MLPProbeClassifier, MLPProbeRegressor
 
         return (MLPProbeClassifier if classify else MLPProbeRegressor)(random_state=seed)
+    if name == "knn":
+        from molmtd.downstream.probe import KNNProbeClassifier, KNNProbeRegressor
+
+        return (KNNProbeClassifier if classify else KNNProbeRegressor)(random_state=seed)
     if name == "rf":
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 

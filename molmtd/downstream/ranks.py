@@ -1,4 +1,9 @@
-"""Rank featurizers across tasks: mean primary metric per task, rank per task, average rank."""
+"""Rank featurizers across tasks: mean primary metric per task, rank per task, average rank.
+
+A task is a (dataset, split) pair, or a (dataset, split, model) triple when the results
+have a ``model`` column (several probes in one report): featurizers are ranked against
+each other within each probe, never one probe against another.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,10 @@ __all__ = ["task_scores", "task_ranks", "average_ranks"]
 TASK = ["dataset", "split"]
 
 
+def _task(results) -> list[str]:
+    return [*TASK, "model"] if "model" in results.columns else list(TASK)
+
+
 def task_scores(results):
     """Mean and std over seeds of each task's primary metric, per featurizer.
 
@@ -19,10 +28,12 @@ def task_scores(results):
             metric, value.
 
     Returns:
-        DataFrame with columns dataset, split, task_type, metric, featurizer, mean, std, n.
+        DataFrame with columns dataset, split, (model,) task_type, metric, featurizer,
+        mean, std, n.
     """
     primary = results[results["metric"] == results["task_type"].map(PRIMARY_METRIC)]
-    grouped = primary.groupby([*TASK, "task_type", "metric", "featurizer"], sort=False)["value"]
+    grouped = primary.groupby([*_task(results), "task_type", "metric", "featurizer"],
+                              sort=False)["value"]
     out = grouped.agg(mean="mean", std="std", n="count").reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
@@ -34,11 +45,12 @@ def task_ranks(results):
     1 = best; ties share the mean rank; a missing score ranks last.
 
     Returns:
-        DataFrame indexed by (dataset, split) with one column per featurizer.
+        DataFrame indexed by (dataset, split[, model]) with one column per featurizer.
     """
+    task = _task(results)
     scores = task_scores(results)
-    table = scores.pivot_table(index=TASK, columns="featurizer", values="mean", sort=False)
-    metric = scores.drop_duplicates(TASK).set_index(TASK)["metric"].reindex(table.index)
+    table = scores.pivot_table(index=task, columns="featurizer", values="mean", sort=False)
+    metric = scores.drop_duplicates(task).set_index(task)["metric"].reindex(table.index)
     higher = metric.map(HIGHER_IS_BETTER).to_numpy()
     signed = table.to_numpy() * np.where(higher, -1.0, 1.0)[:, None]  # smaller = better
     import pandas as pd

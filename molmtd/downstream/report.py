@@ -69,7 +69,8 @@ def plot_ranks(ranks, summary, path: str | Path) -> Path:
 
 def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
                  clustering=None, notes: list[str] = (),
-                 sections: list[tuple[str, str]] = ()) -> Path:
+                 sections: list[tuple[str, str]] = (),
+                 headline: tuple[str, str] | None = None) -> Path:
     """Write ``results.csv``, ``ranks.png`` and ``report.md`` into ``out_dir``.
 
     Args:
@@ -81,6 +82,8 @@ def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
         clustering: optional table of clustering scores per dataset and featurizer.
         notes: extra sentences for the method section (NaN handling, z-scoring, ...).
         sections: extra ``(title, markdown)`` sections, placed after the average ranks.
+        headline: an optional ``(title, markdown)`` section placed first, before the
+            all-task average rank (``molmtd evaluate``: the held-out ranking).
 
     Returns:
         the path of ``report.md``.
@@ -98,16 +101,20 @@ def write_report(out_dir: str | Path, *, results, setup: dict, datasets_table,
     scores = task_scores(results)
     scores["cell"] = [f"{m:.3f} ± {s:.3f}" if not math.isnan(m) else "–"
                       for m, s in zip(scores["mean"], scores["std"], strict=True)]
-    per_task = scores.pivot_table(index=["dataset", "split", "metric"], columns="featurizer",
+    task = ["dataset", "split", *(["model"] if "model" in results.columns else [])]
+    per_task = scores.pivot_table(index=[*task, "metric"], columns="featurizer",
                                   values="cell", aggfunc="first", sort=False)
     per_task = per_task[list(summary["featurizer"])]
-    all_metrics = (results.groupby(["dataset", "split", "metric", "featurizer"], sort=False)
+    all_metrics = (results.groupby([*task, "metric", "featurizer"], sort=False)
                    ["value"].mean().unstack("featurizer")[list(summary["featurizer"])])
 
     lines = ["# molmtd evaluation report", ""]
     lines += [f"- **{k}**: {v}" for k, v in setup.items()]
-    lines += ["", "## Average rank", "",
-              "Rank per task (dataset × split) on the task's primary metric (R2 for "
+    if headline is not None:
+        lines += ["", f"## {headline[0]}", "", headline[1]]
+    lines += ["", "## Average rank" + (" (all tasks)" if headline is not None else ""), "",
+              "Rank per task (dataset × split" + (" × model" if "model" in task else "")
+              + ") on the task's primary metric (R2 for "
               "regression, AUROC for classification), averaged over seeds first; "
               "1 = best. `mean_primary` averages the primary metric over tasks.", "",
               markdown_table(summary), "", "![average rank](ranks.png)", ""]

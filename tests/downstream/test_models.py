@@ -84,3 +84,35 @@ def test_mlp_classifier_checks_labels():
     clf = MLPProbeClassifier(max_epochs=5).fit(X, (y > 0).astype(float))
     assert set(np.unique(clf.predict(X))) <= {0.0, 1.0}
     assert clf.predict_proba(X).shape == (40, 2)
+
+
+def test_knn_probe_picks_k_by_inner_cv_and_caps_it_for_tiny_data():
+    from molmtd.downstream.probe import KNNProbeClassifier, KNNProbeRegressor
+
+    rng = np.random.default_rng(0)
+    # a smooth label on a 1-d manifold: few neighbours are best
+    X = np.sort(rng.uniform(0, 6, size=(300, 1)), axis=0)
+    y = np.sin(3 * X[:, 0])
+    assert KNNProbeRegressor(random_state=0).fit(X, y).n_neighbors_ == 3
+    # pure label noise: the widest neighbourhood wins
+    assert KNNProbeRegressor(random_state=0).fit(X, rng.normal(size=300)).n_neighbors_ == 20
+    # 7 molecules, 3 folds: inner training folds hold 4, so k <= 4
+    tiny = KNNProbeRegressor(random_state=0).fit(X[:7], y[:7])
+    assert tiny.n_neighbors_ == 3
+    clf = KNNProbeClassifier(random_state=0).fit(X, (y > 0).astype(float))
+    p = clf.predict_proba(X)[:, 1]
+    assert p.shape == (300,) and set(np.round(p * clf.n_neighbors_)) <= set(range(21))
+    with pytest.raises(ValueError, match="need at least 3"):
+        KNNProbeRegressor().fit(X[:2], y[:2])
+
+
+def test_knn_model_uses_z_scored_features():
+    # one informative dimension in [0, 1] and one noise dimension scaled by 1e4: without
+    # z-scoring the noise would decide every neighbour
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(size=400), 1e4 * rng.normal(size=400)])
+    y = (X[:, 0] > 0.5).astype(float)
+    model = make_model("knn", "classification", seed=0).fit(X[:300], y[:300])
+    auroc = score_predictions("classification", y[300:], predict_scores(model, X[300:],
+                                                                        "classification"))
+    assert auroc["auroc"] > 0.9
