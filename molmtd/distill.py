@@ -132,6 +132,10 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     t = recipe.training
     module = DistillModule(_student_config(recipe), dm.teacher_dims,
                            recipe.objective.model_dump(), t.model_dump(), statistics=dm.statistics)
+    if t.compile:
+        # in place (nn.Module.compile): parameter names, checkpoints and the artifact are
+        # those of the plain student; graph sizes vary per batch, hence dynamic shapes
+        module.student.compile(dynamic=True)
     if module.use_mi:
         module.fit_marginals(_marginal_samples(dm, recipe.objective.mi_fit_molecules, recipe.seed),
                              n_modes=recipe.objective.n_modes, seed=recipe.seed)
@@ -166,15 +170,17 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     )
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
 
-    if trainer.global_rank != 0:
-        return out / "featurizer"
-    _merge_metrics(out / "logs")
     best = ckpt_dir / "best.ckpt"
     if best.exists():
-        # copy of the best weights, not a reference to the live module (the reference bug)
+        # copy of the best weights, not a reference to the live module (the reference bug);
+        # every rank loads them: under DDP the final validation is a collective step
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
-    return _write_featurizer(out, recipe, module, dm, trainer)
+    metrics = _final_metrics(module, dm, trainer)
+    if trainer.global_rank != 0:
+        return out / "featurizer"  # rank 0 alone writes logs and the artifact
+    _merge_metrics(out / "logs")
+    return _write_featurizer(out, recipe, module, dm, trainer, metrics)
 
 
 def _next_attempt(logs: Path) -> str:
@@ -203,11 +209,11 @@ def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
     return per_teacher
 
 
-def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
+def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer,
+                      metrics: dict[str, dict[str, float]]) -> Path:
     from molmtd.artifact import save_artifact
     from molmtd.card import render_card
 
-    metrics = _final_metrics(module, dm, trainer)
     info = {
         "name": recipe.name,
         "teachers": list(recipe.teachers),
