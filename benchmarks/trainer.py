@@ -78,8 +78,9 @@ class Stepper:
 
     def __init__(self, module, precision: str, compile_student: bool):
         self.module = module
-        self.opt_s = torch.optim.AdamW(module.student.parameters(), lr=1e-4)
-        self.opt_h = torch.optim.AdamW(module.objective.parameters(), lr=1e-4)
+        # the optimisers DistillModule.configure_optimizers builds (fused AdamW)
+        self.opt_s = torch.optim.AdamW(module.student.parameters(), lr=1e-4, fused=True)
+        self.opt_h = torch.optim.AdamW(module.objective.parameters(), lr=1e-4, fused=True)
         self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) \
             if precision == "bf16" else contextlib.nullcontext
         if compile_student:
