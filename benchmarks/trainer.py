@@ -76,12 +76,12 @@ def build_module(num_layers: int, width: int, reference: bool = False):
 class Stepper:
     """One module's distillation step and bare-student step, with their own optimisers."""
 
-    def __init__(self, module, precision: str, compile_student: bool):
-        self.module = module
+    def __init__(self, module, precision: str, compile_student: bool, device: str = "cpu"):
+        self.module = module = module.to(device)
         # the optimisers DistillModule.configure_optimizers builds (fused AdamW)
         self.opt_s = torch.optim.AdamW(module.student.parameters(), lr=1e-4, fused=True)
         self.opt_h = torch.optim.AdamW(module.objective.parameters(), lr=1e-4, fused=True)
-        self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) \
+        self.autocast = (lambda: torch.autocast(device, dtype=torch.bfloat16)) \
             if precision == "bf16" else contextlib.nullcontext
         if compile_student:
             module.student.compile(dynamic=True)
@@ -111,11 +111,14 @@ def interleaved(steps: dict, batches, teachers, warmup: int = 2) -> dict[str, fl
             fn(batches[i], teachers[i])
     spent = dict.fromkeys(steps, 0.0)
     names = list(steps)
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for i, (g, t) in enumerate(zip(batches, teachers, strict=True)):
         order = names if i % 2 == 0 else names[::-1]
         for name in order:
+            sync()
             start = time.perf_counter()
             steps[name](g, t)
+            sync()
             spent[name] += time.perf_counter() - start
     n = sum(b.num_graphs for b in batches)
     return {name: n / s for name, s in spent.items()}
@@ -152,6 +155,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="32", choices=["32", "bf16"])
     ap.add_argument("--compile", action="store_true", help="torch.compile the students")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (GPU molecules/s)")
     ap.add_argument("--profile", default=None, help="write operator profiles (markdown) here")
     ap.add_argument("--json", default=None, help="write the figures as JSON here")
     args = ap.parse_args()
@@ -159,17 +163,20 @@ def main() -> None:
 
     batches = batches_of(args.batches, args.batch_size)
     teachers = synthetic_teachers(batches)
+    dev = args.device
+    batches = [b.to(dev) for b in batches]
+    teachers = [{k: (v.to(dev), ok.to(dev)) for k, (v, ok) in t.items()} for t in teachers]
     atoms = sum(b.num_nodes for b in batches) / sum(b.num_graphs for b in batches)
     edges = sum(b.num_edges for b in batches) / sum(b.num_graphs for b in batches)
     setting = (f"{len(batches)} batches of {args.batch_size} MOSES molecules ({atoms:.1f} atoms, "
                f"{edges:.1f} directed edges per molecule), {args.threads} threads, precision "
-               f"{args.precision}{', torch.compile' if args.compile else ''}")
+               f"{args.precision}{', torch.compile' if args.compile else ''}, device {dev}")
     print(setting, flush=True)
     results: dict = {"setting": setting}
     profiles = []
     load = [os.getloadavg()[0]]
     if "zinc" in args.case:
-        s = Stepper(build_module(5, 300), args.precision, args.compile)
+        s = Stepper(build_module(5, 300), args.precision, args.compile, dev)
         rates = interleaved({"distill": s.distill, "student": s.student}, batches, teachers)
         results["zinc"] = {"distill_mol_s": rates["distill"], "student_mol_s": rates["student"],
                            "ratio": rates["student"] / rates["distill"]}
@@ -182,8 +189,9 @@ def main() -> None:
             profiles.append(("zinc recipe, bare student step", profile_table(
                 s.student, batches, teachers)))
     if "reference" in args.case:
-        ours = Stepper(build_module(10, 512), args.precision, args.compile)
-        ref = Stepper(build_module(10, 512, reference=True), args.precision, args.compile)
+        ours = Stepper(build_module(10, 512), args.precision, args.compile, dev)
+        ref = Stepper(build_module(10, 512, reference=True), args.precision, args.compile,
+                      dev)
         rates = interleaved({"ours": ours.distill, "reference_layer": ref.distill,
                              "ours_student": ours.student, "reference_student": ref.student},
                             batches, teachers)
