@@ -37,8 +37,11 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check molmtd tests benchmarks
 
+# every benchmark at a reduced size (~10 min on an idle 2-core machine):
+# benchmarks/results.json + benchmarks/results.md; `$(PY) benchmarks/run_all.py --full`
+# uses the sizes of benchmarks/RESULTS.md
 bench: $(STAMP)
-	$(PY) benchmarks/distill_throughput.py
+	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -41,7 +41,10 @@ def best_rate(fn, n: int, repeats: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--featurizer", default="quickstart", help="artifact path or released name")
+    ap.add_argument("--featurizer", default="quickstart",
+                    help="artifact path, released name, or random:LAYERSxWIDTH (an untrained "
+                         "GINE student of that size: speed does not depend on the weights)")
+    ap.add_argument("--json", default=None, help="write the figures as JSON here")
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
@@ -62,6 +65,15 @@ def main() -> None:
     from molmtd.molecules import standardize_many
 
     torch.set_num_threads(args.threads)
+    if args.featurizer.startswith("random:"):
+        import tempfile
+
+        from molmtd.artifact import make_random_artifact
+
+        layers, width = (int(v) for v in args.featurizer.split(":", 1)[1].split("x"))
+        args.featurizer = str(make_random_artifact(
+            os.path.join(tempfile.mkdtemp(prefix="molmtd-bench-"), f"random{layers}x{width}"),
+            hidden_dim=width, num_layers=layers))
     smiles = moses(args.n)
     bs = args.batch_size
     featurizer = MTDFeaturizer(args.featurizer, batch_size=bs)
@@ -110,6 +122,12 @@ def main() -> None:
     print("| stage | mol/s |\n|---|---:|")
     for name, rate in rates.items():
         print(f"| {name} | {rate:,.0f} |")
+    if args.json:
+        import json
+
+        with open(args.json, "w") as fh:
+            json.dump({"featurizer": repr(artifact), "n": n, "load_average": load,
+                       "threads": args.threads, "rates_mol_s": rates}, fh, indent=1)
     outside = 1 - rates["transform"] / rates["forward"]
     print(f"\ntransform / forward = {rates['transform'] / rates['forward']:.2f} "
           f"({outside:.0%} of transform time is outside the student); "

@@ -278,6 +278,7 @@ def main() -> None:
     parser.add_argument("--teachers",
                         default="ecfp,physchem,chemprop,minimol,chemnet,jtvae,hf,pyg")
     parser.add_argument("--modes", default="one,all", help="one, all or both")
+    parser.add_argument("--json", default=None, help="write the figures as JSON here")
     args = parser.parse_args()
 
     import torch
@@ -329,6 +330,12 @@ def main() -> None:
     for name, mode, threads, w, lib in rows:
         label = "1 / 1" if mode == "one" else f"all ({N_CORES}) / {threads}"
         print(f"| {name} | {label} | {w:.1f} | {lib:.1f} | {w / lib:.2f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "n": len(smiles), "load_average": [load0[0], load1[0]],
+            "rows": [{"teacher": name, "mode": mode, "threads": threads, "molmtd": w,
+                      "library": lib, "ratio": w / lib}
+                     for name, mode, threads, w, lib in rows]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ CARD = "card.md"
 #: top-level config fields this version writes (others are reported as unknown)
 CONFIG_FIELDS = frozenset({
     "format_version", "molmtd_version", "student", "graph_features", "standardize", "name",
-    "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe"})
+    "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe",
+    "embedding_dim", "selected_by", "fit_seconds"})
 
 
 #: released featurizers inside an installed wheel (built from featurizers/ by setup.py)

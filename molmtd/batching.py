@@ -28,10 +28,15 @@ class ResumableBatchSampler(Sampler):
         shuffle: if False, batches come in ``indices`` order (validation).
         drop_last: drop a final partial batch.
         rank, world_size: this process's share under DDP (every ``world_size``-th batch).
+        equal_batches: every rank yields the same number of batches, leaving out the last
+            ``total % world_size`` batches of the (shuffled) epoch. Training under DDP needs
+            it: each step all-reduces gradients, and a rank with one batch more than the
+            others would wait for them forever.
     """
 
     def __init__(self, indices: np.ndarray, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 drop_last: bool = False, rank: int = 0, world_size: int = 1):
+                 drop_last: bool = False, rank: int = 0, world_size: int = 1,
+                 equal_batches: bool = False):
         self.indices = np.asarray(indices, dtype=np.int64)
         self.batch_size = batch_size
         self.seed = seed
@@ -39,6 +44,7 @@ class ResumableBatchSampler(Sampler):
         self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
+        self.equal_batches = equal_batches
         self.epoch = 0
         self.consumed = 0  # batches of the current epoch handed to training
         self._resume_from = 0
@@ -50,7 +56,10 @@ class ResumableBatchSampler(Sampler):
     def _num_global_batches(self) -> int:
         n = len(self.indices)
         full = n // self.batch_size
-        return full if self.drop_last or n % self.batch_size == 0 else full + 1
+        total = full if self.drop_last or n % self.batch_size == 0 else full + 1
+        if self.equal_batches:
+            total -= total % self.world_size
+        return total
 
     def __len__(self) -> int:
         total = self._num_global_batches()

@@ -200,7 +200,8 @@ class DistillDataModule(L.LightningDataModule):
         if self.trainer is not None:
             rank, world = self.trainer.global_rank, self.trainer.world_size
         sampler = ResumableBatchSampler(indices, t.batch_size, seed=self.recipe.seed,
-                                        shuffle=shuffle, rank=rank, world_size=world)
+                                        shuffle=shuffle, rank=rank, world_size=world,
+                                        equal_batches=shuffle)  # DDP steps in lockstep
         return ResumableLoader(self.dataset, sampler, num_workers=t.num_workers)
 
     def train_dataloader(self) -> ResumableLoader:

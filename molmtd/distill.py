@@ -141,6 +141,10 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     t = recipe.training
     module = DistillModule(_student_config(recipe), dm.teacher_dims,
                            recipe.objective.model_dump(), t.model_dump(), statistics=dm.statistics)
+    if t.compile:
+        # in place (nn.Module.compile): parameter names, checkpoints and the artifact are
+        # those of the plain student; graph sizes vary per batch, hence dynamic shapes
+        module.student.compile(dynamic=True)
     if module.use_mi:
         module.fit_marginals(_marginal_samples(dm, recipe.objective.mi_fit_molecules, recipe.seed),
                              n_modes=recipe.objective.n_modes, seed=recipe.seed)
@@ -182,16 +186,18 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         started = time.perf_counter()
         trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
         module.fit_seconds = time.perf_counter() - started  # this attempt's training wall time
-        if trainer.global_rank != 0:
-            return out / "featurizer"
-        _merge_metrics(out / "logs")
         best = ckpt_dir / "best.ckpt"
         if best.exists():
             # copy of the best weights, not a reference to the live module (the reference
-            # bug); our own checkpoints hold plain tensors and containers: never unpickle code
+            # bug); every rank loads them: under DDP the final validation is a collective
+            # step. Our own checkpoints hold plain tensors and containers: never unpickle code
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
-        return _write_featurizer(out, recipe, module, dm, trainer)
+        metrics = _final_metrics(module, dm, trainer)
+        if trainer.global_rank != 0:
+            return out / "featurizer"  # rank 0 alone writes logs and the artifact
+        _merge_metrics(out / "logs")
+        return _write_featurizer(out, recipe, module, dm, trainer, metrics)
     except SIGTERMException as err:
         # Lightning's SIGTERMException is a SystemExit with code 0: a stopped run would
         # otherwise look like a finished one to the shell
@@ -231,11 +237,11 @@ def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
     return per_teacher
 
 
-def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer) -> Path:
+def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer,
+                      metrics: dict[str, dict[str, float]]) -> Path:
     from molmtd.artifact import save_artifact
     from molmtd.card import render_card
 
-    metrics = _final_metrics(module, dm, trainer)
     info = {
         "name": recipe.name,
         "teachers": list(recipe.teachers),

@@ -152,7 +152,13 @@ class TrainingConfig(_Section):
     checkpoint_every_n_steps: int = Field(default=200, ge=1)
     val_check_interval: float | int = Field(default=1.0, description="Lightning's meaning")
     log_every_n_steps: int = Field(default=20, ge=1)
-    num_workers: int = Field(default=0, ge=0)
+    num_workers: int = Field(
+        default=0, ge=0, description="DataLoader worker processes that read and collate "
+                                     "batches from the memory-mapped stores (0 = in the "
+                                     "training process; see benchmarks/RESULTS.md)")
+    compile: bool = Field(
+        default=False, description="torch.compile the student (dynamic shapes). Measured "
+                                   "on 2 CPU cores: see benchmarks/RESULTS.md")
     select_by: Literal["val_loss", "dev_probe"] = Field(
         default="val_loss", description="what picks the released epoch and stops early: the "
                                         "validation loss, or a linear probe on the development "
@@ -169,7 +175,9 @@ class TrainerConfig(_Section):
     devices: int | str | list[int] = "auto"
     strategy: str = "auto"
     num_nodes: int = Field(default=1, ge=1)
-    precision: str | int = "32-true"
+    precision: str | int = Field(
+        default="32-true", description="Lightning's precision: 32-true, bf16-mixed (autocast; "
+                                       "on GPUs), 16-mixed, ...")
 
 
 class Recipe(_Section):

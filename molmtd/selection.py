@@ -15,40 +15,18 @@ import logging
 from collections.abc import Callable
 
 import lightning as L
-import numpy as np
 import torch
 
-__all__ = ["DevProbeCallback", "student_embedder"]
+__all__ = ["DevProbeCallback"]
 
 log = logging.getLogger(__name__)
 
 
-def student_embedder(student, batch_size: int = 512) -> Callable[[list[str]], np.ndarray]:
-    """A function SMILES -> embeddings float32 ``[n, D]`` from a live student (eval mode).
-
-    Molecules without a graph get NaN rows (the probe drops them), so rows stay aligned.
-    """
-    from molmtd.graphs import graph_batches_from_smiles
-
-    def embed(smiles: list[str]) -> np.ndarray:
-        out = np.full((len(smiles), student.out_dim), np.nan, dtype=np.float32)
-        was_training = student.training
-        student.eval()
-        device = next(student.parameters()).device
-        try:
-            with torch.no_grad():
-                batches, _ = graph_batches_from_smiles(smiles, batch_size)
-                for rows, batch in batches:
-                    out[rows] = student.forward_batch(batch.to(device)).float().cpu().numpy()
-        finally:
-            student.train(was_training)
-        return out
-
-    return embed
-
-
 class DevProbeCallback(L.Callback):
     """Log ``val/dev_probe`` (mean development-task score, higher is better) every validation.
+
+    The student is embedded with :func:`molmtd.downstream.devprobe.student_embedder`, one
+    per fit, so the dev molecules' graphs are built once and reused every epoch.
 
     Args:
         scorer: ``embed -> {task: score, ..., "mean": score}``; by default
@@ -57,14 +35,17 @@ class DevProbeCallback(L.Callback):
 
     def __init__(self, scorer: Callable | None = None):
         self.scorer = scorer
+        self._embed = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        scorer = self.scorer
-        if scorer is None:
-            from molmtd.downstream.devprobe import dev_probe_score as scorer
-        scores = scorer(student_embedder(pl_module.student)) if trainer.is_global_zero else {}
+        from molmtd.downstream import devprobe
+
+        scorer = self.scorer or devprobe.dev_probe_score
+        if self._embed is None:
+            self._embed = devprobe.student_embedder(pl_module.student)
+        scores = scorer(self._embed) if trainer.is_global_zero else {}
         value = torch.tensor(float(scores.get("mean", float("nan"))))
         # every rank logs the same number (rank 0's), so checkpointing agrees under DDP
         value = trainer.strategy.broadcast(value, src=0)

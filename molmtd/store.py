@@ -183,12 +183,36 @@ class EmbeddingStore:
                     "teacher_version": teacher.version, "n_molecules": len(keys),
                     "keys_sha256": keys_sha256(keys), "dtype": dtype,
                     "shard_size": int(shard_size)}
+        if cls._prefix_is_built(directory, identity, rows):
+            # nothing to build: a reader of a finished prefix does not wait for a builder
+            # that is extending the same store further (checksums are verified on read)
+            return cls(directory)
         # one builder per directory at a time: a second process waits here, then finds
         # the shards the first one finished
         with directory_lock(directory, f"the {teacher.spec} embedding store"):
             cls._build_locked(teacher, keys, directory, identity, shard_size, dtype,
                               batch_size, progress, rows)
         return cls(directory)
+
+    @staticmethod
+    def _prefix_is_built(directory: Path, identity: dict, rows: int | None) -> bool:
+        """Whether every shard that rows ``[0, rows)`` need is listed and matches its checksum."""
+        path = directory / "manifest.json"
+        if not path.is_file():
+            return False
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+        if any(manifest.get(k) != identity[k] for k in _IDENTITY):
+            return False  # the locked path reports the mismatch
+        size = int(identity["shard_size"])
+        n_shards = int(manifest["n_shards"])
+        wanted = n_shards if rows is None else min(n_shards, -(-max(int(rows), 0) // size))
+        entries = {int(x["index"]): x for x in manifest["shards"]}
+        return all(i in entries for i in range(wanted)) and all(
+            _file_matches(directory / entries[i][f"{kind}_file"], entries[i].get(f"{kind}_sha256"))
+            for i in range(wanted) for kind in ("emb", "ok"))
 
     @classmethod
     def _build_locked(cls, teacher, keys: list[str], directory: Path, identity: dict,

@@ -9,6 +9,7 @@ the reference, although bond features take only a handful of distinct values).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,11 +31,22 @@ class FeatureEmbedding(nn.Module):
     ``nn.Embedding`` per column, in one kernel (measured 2x faster forward+backward on CPU
     for 12k edges at width 300). Each column's table is initialised like OGB's encoders.
 
+    When the used columns have few value combinations (at most ``max_combinations``: the
+    bond features have 5*7*2*2 = 140), the sum is computed once per combination, a
+    ``[combinations, out_dim]`` table, and gathered by combination id (``F.embedding``):
+    the same values and parameters, but no per-row bag reduction and a backward pass
+    that scatters into 140 rows instead of sorting 4 indices per edge (measured 2.4-3x
+    faster forward+backward for 11k edges at width 512, benchmarks/trainer.py profile).
+    torch_geometric has no such encoder; this is the "compute once per distinct
+    combination and gather" the reference's per-edge Linear lacks.
+
     Args:
         feature_dims: vocabulary size of each column.
         out_dim: embedding width.
         columns: indices of the columns to embed (None = all); the others are ignored, so
             a student can be trained on a subset of the stored features.
+        max_combinations: largest number of value combinations of the used columns for
+            which the combination table is used (0 = never).
 
     Shapes:
         - **input:** long ``[N, len(feature_dims)]``
@@ -42,7 +54,7 @@ class FeatureEmbedding(nn.Module):
     """
 
     def __init__(self, feature_dims: Sequence[int], out_dim: int,
-                 columns: Sequence[int] | None = None):
+                 columns: Sequence[int] | None = None, max_combinations: int = 4096):
         super().__init__()
         self.feature_dims = [int(d) for d in feature_dims]
         all_columns = list(range(len(self.feature_dims)))
@@ -58,6 +70,16 @@ class FeatureEmbedding(nn.Module):
         self.register_buffer("offsets", offsets, persistent=False)
         self.register_buffer("column_index", torch.tensor(self.columns), persistent=False)
         self.select = self.columns != all_columns
+        n_combinations = math.prod(used)
+        self.use_table = n_combinations <= max_combinations
+        if self.use_table:
+            # every combination of the used columns' values, row-major, as bag indices;
+            # combination id of a row = sum(value_c * stride_c)
+            grids = torch.meshgrid(*[torch.arange(d) for d in used], indexing="ij")
+            combos = torch.stack([g.reshape(-1) for g in grids], dim=1)
+            strides = [math.prod(used[c + 1:]) for c in range(len(used))]
+            self.register_buffer("combinations", combos + offsets, persistent=False)
+            self.register_buffer("strides", torch.tensor(strides), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -71,6 +93,9 @@ class FeatureEmbedding(nn.Module):
                              ("N", len(self.feature_dims)), tuple(features.shape))
         if self.select:
             features = features.index_select(1, self.column_index)
+        if self.use_table:
+            table = self.bag(self.combinations)  # [combinations, out_dim]
+            return F.embedding(features @ self.strides, table)
         return self.bag(features + self.offsets)
 
     def __repr__(self) -> str:

@@ -41,3 +41,15 @@ def test_ranks_partition_batches():
 def test_no_shuffle_keeps_order_and_drop_last():
     s = ResumableBatchSampler(np.arange(7), batch_size=3, shuffle=False, drop_last=True)
     assert _epoch(s, 5) == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_equal_batches_gives_every_rank_the_same_count():
+    # DDP: a rank with one batch more would wait forever in the gradient all-reduce
+    idx = np.arange(40)
+    parts = [_epoch(ResumableBatchSampler(idx, 5, seed=1, rank=r, world_size=3,
+                                          equal_batches=True), 0) for r in range(3)]
+    assert [len(p) for p in parts] == [2, 2, 2]
+    flat = sum(sum(parts, []), [])
+    assert len(flat) == len(set(flat)) == 30
+    one = ResumableBatchSampler(idx, 5, seed=1, equal_batches=True)
+    assert sorted(sum(_epoch(one, 0), [])) == list(range(40))  # one rank: nothing left out

@@ -521,3 +521,24 @@ def test_store_of_an_older_format_version_is_detected_not_misread(tmp_path, keys
     (tmp_path / "manifest.json").write_text("{truncated")
     with pytest.raises(StoreError, match="manifest.json is unreadable"):
         EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+
+
+def test_reader_of_a_finished_prefix_does_not_wait_for_a_builder(tmp_path, keys):
+    from molmtd.safeio import directory_lock
+
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, rows=20,
+                         progress=False)
+    idle = CountingTeacher()
+    # another process is extending the store (it holds the lock): the prefix is served now
+    with directory_lock(tmp_path):
+        import threading
+
+        result = {}
+        reader = threading.Thread(target=lambda: result.update(store=EmbeddingStore.build(
+            idle, keys, tmp_path, shard_size=10, rows=20, progress=False)))
+        reader.start()
+        reader.join(timeout=20)
+        assert not reader.is_alive(), "the reader waited for the lock"
+    assert idle.calls == []
+    np.testing.assert_array_equal(result["store"].rows(np.arange(20))[0],
+                                  _expected(keys)[0][:20])

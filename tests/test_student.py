@@ -362,3 +362,25 @@ def test_positional_encoding_changes_the_embedding_and_keeps_gradients(mixed_bat
         model.pe_encoder.weight.zero_()
         model.pe_encoder.bias.zero_()
     assert not torch.allclose(out.detach(), model.forward_batch(mixed_batch))
+
+
+def test_bond_combination_table_matches_the_bag_sum_and_its_gradients():
+    # few bond-feature combinations: the encoder gathers rows of a per-combination table;
+    # values and parameter gradients must be those of the per-row bag sum
+    torch.manual_seed(0)
+    cols = [0, 2, 3]
+    table = FeatureEmbedding(BOND_FEATURE_DIMS, 16, columns=cols)
+    bag = FeatureEmbedding(BOND_FEATURE_DIMS, 16, columns=cols, max_combinations=0)
+    bag.load_state_dict(table.state_dict())
+    assert table.use_table and not bag.use_table
+    assert table.combinations.shape == (BOND_FEATURE_DIMS[0] * 2 * 2, 3)
+    edges = torch.stack([torch.randint(0, d, (500,)) for d in BOND_FEATURE_DIMS], dim=1)
+    a, b = table(edges), bag(edges)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    weight = torch.randn(500, 16)
+    (ga,) = torch.autograd.grad((a * weight).sum(), table.bag.weight)
+    (gb,) = torch.autograd.grad((b * weight).sum(), bag.bag.weight)
+    torch.testing.assert_close(ga, gb, rtol=1e-5, atol=1e-5)
+    assert ga.abs().sum() > 0
+    atoms = FeatureEmbedding(ATOM_FEATURE_DIMS, 8)
+    assert not atoms.use_table  # millions of atom combinations: the bag sums per row
