@@ -33,7 +33,7 @@ import pandas as pd
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from conftest import FUZZ_EXAMPLES, FUZZ_FULL  # noqa: E402
+from fuzz_profile import FUZZ_EXAMPLES, FUZZ_FULL  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -70,12 +70,13 @@ _LARGE = [  # 500 atoms or more
 
 def _moses(n: int = 300) -> list[str]:
     import gzip
+    from pathlib import Path
 
-    from conftest import moses_train_path
-
-    if importlib.util.find_spec("moses") is None:  # molsets missing: a few drug-like ones
+    spec = importlib.util.find_spec("moses")
+    if spec is None:  # molsets missing: a few drug-like ones
         return ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CN1CCC[C@H]1c1cccnc1"]
-    with gzip.open(moses_train_path(), "rt") as fh:
+    path = Path(spec.submodule_search_locations[0]) / "dataset" / "data" / "train.csv.gz"
+    with gzip.open(path, "rt") as fh:
         next(fh)
         return [next(fh).strip() for _ in range(n)]
 
