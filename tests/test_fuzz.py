@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -33,13 +34,15 @@ import pandas as pd
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from conftest import FUZZ_EXAMPLES, FUZZ_FULL  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from molmtd.errors import InvalidMoleculeError  # noqa: E402
 
-FULL = 1000
+# (tests/conftest.py registers the hypothesis profiles from the same variables; not
+# imported from it: tests/teachers/conftest.py shares the module name "conftest")
+FUZZ_FULL = os.environ.get("MOLMTD_FUZZ", "") == "full"
+FUZZ_EXAMPLES = int(os.environ.get("MOLMTD_FUZZ_EXAMPLES", 1000 if FUZZ_FULL else 10))
 CHEAP = FUZZ_EXAMPLES  # 1000 with MOLMTD_FUZZ=full, 10 by default
 PRETRAINED = FUZZ_EXAMPLES if FUZZ_FULL else 3
 
@@ -71,11 +74,11 @@ _LARGE = [  # 500 atoms or more
 def _moses(n: int = 300) -> list[str]:
     import gzip
 
-    from conftest import moses_train_path
-
-    if importlib.util.find_spec("moses") is None:  # molsets missing: a few drug-like ones
+    spec = importlib.util.find_spec("moses")
+    if spec is None or not spec.submodule_search_locations:  # molsets missing: a few
         return ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CN1CCC[C@H]1c1cccnc1"]
-    with gzip.open(moses_train_path(), "rt") as fh:
+    path = Path(spec.submodule_search_locations[0]) / "dataset" / "data" / "train.csv.gz"
+    with gzip.open(path, "rt") as fh:
         next(fh)
         return [next(fh).strip() for _ in range(n)]
 
