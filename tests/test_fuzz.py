@@ -33,13 +33,14 @@ import pandas as pd
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+# the case counts and profiles live in tests/fuzz_profile.py (not a conftest: tests/ has
+# two conftest.py files, and "from conftest import" picks either)
 from fuzz_profile import FUZZ_EXAMPLES, FUZZ_FULL  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from molmtd.errors import InvalidMoleculeError  # noqa: E402
 
-FULL = 1000
 CHEAP = FUZZ_EXAMPLES  # 1000 with MOLMTD_FUZZ=full, 10 by default
 PRETRAINED = FUZZ_EXAMPLES if FUZZ_FULL else 3
 
@@ -70,10 +71,9 @@ _LARGE = [  # 500 atoms or more
 
 def _moses(n: int = 300) -> list[str]:
     import gzip
-    from pathlib import Path
 
     spec = importlib.util.find_spec("moses")
-    if spec is None:  # molsets missing: a few drug-like ones
+    if spec is None or not spec.submodule_search_locations:  # molsets missing: a few
         return ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CN1CCC[C@H]1c1cccnc1"]
     path = Path(spec.submodule_search_locations[0]) / "dataset" / "data" / "train.csv.gz"
     with gzip.open(path, "rt") as fh:
