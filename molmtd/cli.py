@@ -143,8 +143,8 @@ def evaluate(
             featurizer.split(",") if featurizer else None, split_spec_list(against),
             datasets=datasets.split(",") if datasets else None, seeds=tuple(range(seeds)),
             model=model.split(","), max_molecules=max_molecules, out_dir=out,
-            cache_dir=None if no_cache else resolve_cache_dir(cache_dir), readouts=readout.split(","),
-            allow_dev_tasks=allow_dev_tasks)
+            cache_dir=None if no_cache else resolve_cache_dir(cache_dir),
+            readouts=readout.split(","), allow_dev_tasks=allow_dev_tasks)
     except (MolmtdError, FileNotFoundError) as err:
         _fail(err)
     typer.echo(f"report: {report}")
