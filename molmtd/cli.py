@@ -145,7 +145,7 @@ def evaluate(
             model=model.split(","), max_molecules=max_molecules, out_dir=out,
             cache_dir=None if no_cache else resolve_cache_dir(cache_dir),
             readouts=readout.split(","), allow_dev_tasks=allow_dev_tasks)
-    except (MolmtdError, FileNotFoundError) as err:
+    except (MolmtdError, FileNotFoundError, ImportError) as err:  # ImportError names the wheel
         _fail(err)
     typer.echo(f"report: {report}")
 

