@@ -2,8 +2,9 @@
 # Screening of the anti-collapse and receptive-field levers (issue 9, items 3 and 4) at
 # N MOSES molecules (SCREEN_N, default 20000: the first rows of the 250k zinc corpus, so
 # the caches are the zinc recipe's), GINE 5x300, 5 epochs, the five fast offline teachers. Each variant
-# changes one thing against "base"; they train one after the other (most informative
-# first), and the evaluation scores whichever have finished. Resumable: run it again after
+# changes one thing against "base"; "untrained" (one optimisation step) is the floor that
+# distillation must beat. They train one after the other (most informative first), and
+# the evaluation scores whichever have finished. Resumable: run it again after
 # an interruption (finished variants are skipped, an unfinished one resumes).
 #   experiments/screen.sh              # train every variant, then evaluate
 #   SCREEN_N=10000 experiments/screen.sh   # the same at 10k molecules
@@ -19,6 +20,7 @@ COMMON=(--set "corpus.use_molecules=$N"
         --set training.max_epochs=5 --set training.early_stopping_patience=null
         --set training.checkpoint_every_n_steps=100)
 VARIANTS=(
+  "untrained:training.max_steps=1"
   "base:"
   "vicreg:objective.variance_weight=1.0;objective.covariance_weight=0.04"
   "jkcat:student.jk=cat;student.out_dim=512"
