@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".tmp"
 LOCK_NAME = ".lock"
+# below this much free space, a write error without errno is taken as a full disk
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 def temporary_name(final: str | Path) -> Path:
@@ -43,6 +45,22 @@ def temporary_name(final: str | Path) -> Path:
 def _fsync(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
+
+
+def _short_write_on_full_disk(err: OSError, final: Path) -> bool:
+    """A write error without errno on a file system that is (nearly) out of space.
+
+    numpy's ``ndarray.tofile`` (used by ``np.save``) reports a short write as
+    ``OSError("40960 requested and 40928 written")`` with no errno, so a full disk is
+    recognised by the space left where the file was being written.
+    """
+    if err.errno is not None:
+        return False
+    try:
+        stats = os.statvfs(final.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES
 
 
 def atomic_write(final: str | Path, write: Callable[[Path], object], *,
@@ -70,7 +88,7 @@ def atomic_write(final: str | Path, write: Callable[[Path], object], *,
             _fsync(tmp)
         os.replace(tmp, final)
     except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        if err.errno in (errno.ENOSPC, errno.EDQUOT) or _short_write_on_full_disk(err, final):
             raise DiskFullError(
                 errno.ENOSPC, f"no space left on the device while writing {final} "
                 f"({err.strerror or err}); free some space, or point the cache "

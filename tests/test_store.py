@@ -542,3 +542,54 @@ def test_reader_of_a_finished_prefix_does_not_wait_for_a_builder(tmp_path, keys)
     assert idle.calls == []
     np.testing.assert_array_equal(result["store"].rows(np.arange(20))[0],
                                   _expected(keys)[0][:20])
+
+
+class _WideTeacher(Teacher):
+    """Deterministic 2048-d rows (8 KiB each in float32): fills a small filesystem fast."""
+
+    name = "wide"
+    family = "test"
+
+    @property
+    def dim(self) -> int:
+        return 2048
+
+    def embed(self, smiles):
+        rows = np.stack([np.full(2048, float(len(s)), np.float32) for s in smiles])
+        return TeacherOutput(rows, np.ones(len(smiles), bool), {})
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A real 512 KiB tmpfs, where the machine lets this process mount one (root in CI)."""
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected-ENOSPC test covers it")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_really_full_filesystem_gives_a_clear_error_and_no_complete_looking_store(
+        tiny_filesystem):
+    from molmtd.errors import DiskFullError
+
+    keys = [f"m_{i}" for i in range(200)]  # 200 x 8 KiB = 1.6 MiB of embeddings > 512 KiB
+    directory = tiny_filesystem / "store"
+    with pytest.raises(DiskFullError, match="no space left on the device while writing"):
+        EmbeddingStore.build(_WideTeacher(), keys, directory, shard_size=20, progress=False)
+    partial = EmbeddingStore(directory)
+    assert not partial.is_complete
+    listed = [s["index"] for s in partial.manifest["shards"]]
+    assert listed == list(range(len(listed)))  # a prefix of shards, each whole
+    partial.verify()  # every listed shard matches its checksum
+    names = {p.name for p in directory.iterdir()}
+    assert not [n for n in names if n.endswith(".tmp")]
+    assert f"shard_{len(listed):05d}.emb.npy" not in names  # the failed shard left nothing
