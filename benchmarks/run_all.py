@@ -136,7 +136,7 @@ def targets(r: dict) -> list[dict]:
     mem = _get(r, "memory", "rows", default=[])
     if mem:
         peaks = [m["peak_rss_anon_bytes"] / GIB for m in mem]
-        sizes = ", ".join(f"{m['molecules']:,}: {p:.2f}" for m, p in zip(mem, peaks))
+        sizes = ", ".join(f"{m['molecules']:,}: {p:.2f}" for m, p in zip(mem, peaks, strict=True))
         rows.append({"target": "peak anonymous RSS of setup + training (GiB) by corpus size",
                      "measured": sizes, "goal": "flat; <= 4 GiB at 1M",
                      "met": max(peaks) <= 4 and max(peaks) - min(peaks) < 0.25,
