@@ -175,9 +175,11 @@ def markdown(doc: dict) -> str:
     for name in ("trainer_bf16", "trainer_compile", "trainer_gpu"):
         res = doc["results"].get(name)
         if res:
-            extra.append(f"- `{res['command']}`: "
-                         + (res.get("error", "").strip().splitlines()[-1:] or
-                            [res["stdout"].strip().replace("\n", "; ")])[0])
+            zinc = res.get("figures", {}).get("zinc")
+            shown = (f"distillation {zinc['distill_mol_s']:,.1f} mol/s, bare student "
+                     f"{zinc['student_mol_s']:,.1f}, ratio {zinc['ratio']:.2f}" if zinc else
+                     (res.get("error") or "no figures").strip().splitlines()[-1])
+            extra.append(f"- `{res['command']}`: {shown}")
     if extra:
         lines += ["", "Precision, compilation and GPU:", "", *extra]
     return "\n".join(lines) + "\n"
