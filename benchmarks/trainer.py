@@ -130,15 +130,16 @@ def profile_table(fn, batches, teachers, rows: int = 15) -> str:
     """Top operators by self CPU time over a few steps (torch.profiler), as markdown."""
     from torch.profiler import ProfilerActivity, profile
 
+    steps = min(3, len(batches))
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        for g, t in zip(batches[:3], teachers[:3], strict=True):
+        for g, t in zip(batches[:steps], teachers[:steps], strict=True):
             fn(g, t)
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1
     lines = ["| operator | self CPU ms / step | share | calls / step |", "|---|---:|---:|---:|"]
     for e in events[:rows]:
-        lines.append(f"| {e.key} | {e.self_cpu_time_total / 3e3:.1f} | "
-                     f"{e.self_cpu_time_total / total:.0%} | {e.count / 3:.0f} |")
+        lines.append(f"| {e.key} | {e.self_cpu_time_total / steps / 1e3:.1f} | "
+                     f"{e.self_cpu_time_total / total:.0%} | {e.count / steps:.0f} |")
     return "\n".join(lines)
 
 
@@ -159,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--case", default="zinc,reference")
     ap.add_argument("--batches", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps per step kind")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="32", choices=["32", "bf16"])
@@ -188,7 +190,8 @@ def main() -> None:
     if "zinc" in args.case:
         s = Stepper(build_module(5, 300), args.precision, args.compile, dev,
                     not args.foreach_adamw)
-        rates = interleaved({"distill": s.distill, "student": s.student}, batches, teachers)
+        rates = interleaved({"distill": s.distill, "student": s.student}, batches, teachers,
+                            args.warmup)
         results["zinc"] = {"distill_mol_s": rates["distill"], "student_mol_s": rates["student"],
                            "ratio": rates["student"] / rates["distill"]}
         _dump(args.json, results)  # partial figures survive a later timeout
@@ -206,7 +209,7 @@ def main() -> None:
                       dev)
         rates = interleaved({"ours": ours.distill, "reference_layer": ref.distill,
                              "ours_student": ours.student, "reference_student": ref.student},
-                            batches, teachers)
+                            batches, teachers, args.warmup)
         results["reference"] = {f"{k}_mol_s": v for k, v in rates.items()}
         results["reference"]["speedup"] = rates["ours"] / rates["reference_layer"]
         print(f"reference configuration (GINE 10x512, LayerNorm, mean pool, batch "

@@ -62,7 +62,7 @@ def _run(script: Path, recipe: Path, out: Path, mode: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
         "PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, str(script), str(recipe), str(out), mode], env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
