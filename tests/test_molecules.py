@@ -208,3 +208,55 @@ def test_module_import_stays_light():
             "print(sorted(m for m in ('rdkit', 'datamol', 'pandas', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- the fast path: the reioniser and the uncharger skipped where they change nothing ----
+_CHARGED_AND_ODD = [
+    "CC(=O)[O-].[Na+]", "[Na]", "[Cl]", "[K]OC", "[Li]C", "[Mg]", "[Ca]", "[Zn]", "[Se]",
+    "C[N+](C)(C)C.[Cl-]", "[O-]c1ccccc1.[Na+]", "OC(=O)CC[NH3+]", "[O-]C(=O)C[NH3+]",
+    "O=C([O-])c1ccccc1C(=O)O", "C[S+]([O-])C", "CS(C)=O", "C[S@](=O)c1ccccc1",
+    "C1=CC=[N+]([O-])C=C1", "CN=[N+]=[N-]", "CN(=O)=O", "[C-]#[O+]", "[NH4+]", "Cl",
+    "OB(O)c1ccccc1", "C[Si](C)(C)C", "O=P(O)(O)O", "[2H]C", "F/C=C/F", "[CH2]C", "[O]",
+    "OCC[C@H](C(=O)[O-])CC(=O)O.[NH4+]", "N[C@@H](C)C(=O)O", "[Fe+2].[Cl-].[Cl-]",
+]
+
+
+def test_charge_corrections_only_touch_guarded_elements():
+    """Every element the default Reionizer charges as a lone atom is caught by the guard."""
+    from rdkit import Chem
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    from molmtd.molecules import _charge_steps_apply
+
+    reionizer = rdMolStandardize.Reionizer()
+    table = Chem.GetPeriodicTable()
+    for z in range(1, 119):
+        mol = Chem.MolFromSmiles(f"[{table.GetElementSymbol(z)}]")
+        if mol is None:
+            continue
+        changed = Chem.MolToSmiles(reionizer.reionize(mol)) != Chem.MolToSmiles(mol)
+        assert not changed or _charge_steps_apply(mol), table.GetElementSymbol(z)
+
+
+@pytest.mark.parametrize("options", [{}, {"largest_fragment": False}, {"normalize": False}])
+def test_skipping_charge_steps_changes_no_key(moses_smiles, monkeypatch, options):
+    """Keys with the skip equal keys with the reioniser and uncharger always run."""
+    import molmtd.molecules as molecules
+
+    items = moses_smiles[:300] + _CHARGED_AND_ODD
+    fast = standardize_many(items, **options)
+    monkeypatch.setattr(molecules, "_charge_steps_apply", lambda mol: True)
+    assert standardize_many(items, **options) == fast
+
+
+def test_parse_equals_datamol_parse_and_sanitize(moses_smiles):
+    import datamol as dm
+    from rdkit import Chem
+
+    from molmtd.molecules import _parse
+
+    for smi in moses_smiles[:200] + _CHARGED_AND_ODD:
+        ref = dm.to_mol(smi, sanitize=False)
+        Chem.SanitizeMol(ref)
+        assert Chem.MolToSmiles(_parse(smi, 0)) == Chem.MolToSmiles(ref)
+        assert Chem.MolToMolBlock(_parse(smi, 0)) == Chem.MolToMolBlock(ref)
