@@ -342,3 +342,45 @@ def test_store_edge_cases(tmp_path):
         GraphStore.build(["C", "C\nC"], tmp_path / "bad", progress=False)
     with pytest.raises(ValueError, match="chunk_size"):
         GraphStore.build(["C"], tmp_path / "bad", chunk_size=0, progress=False)
+
+
+def _reference_raw(mol):
+    """Every feature read atom by atom and bond by bond (the implementation before the
+    degrees, ring flags and bracket-free columns were computed in bulk)."""
+    atoms = [(a.GetAtomicNum(), a.GetChiralTag(), a.GetDegree(), a.GetFormalCharge(),
+              a.GetTotalNumHs(), a.GetNumRadicalElectrons(), a.GetHybridization(),
+              a.GetIsAromatic(), a.IsInRing()) for a in mol.GetAtoms()]
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b.GetBondType(), b.GetStereo(),
+              b.GetIsConjugated(), b.IsInRing()) for b in mol.GetBonds()]
+    return atoms, bonds
+
+
+_VARIED = ["C |^1:0|", "CC |^1:1|", "[CH2]C", "F/C=C/F", "C/C=C\\C", "C[C@H](N)O",
+           "N[C@@H](C)C(=O)O", "[2H]C", "[Na+].[Cl-]", "c1ccccc1.C1CC1", "C", "[O]", "C#C",
+           "C1CCC2(CC1)CCCC2", "c1ccc2ccccc2c1", "C1CC2CCC1C2", "[Fe]", "*C", "C[N+](C)(C)C",
+           "CC(=O)[O-]", "C[S+]([O-])C", "[O-][n+]1ccccc1", "c1cc[nH]c1", "OB(O)c1ccccc1",
+           "C[C@@H]1CC[C@H](C)CC1", "[H]OC", "CCC(C)(C)C(C)(C)C(C)(C)C(C)(C)C"]
+
+
+def test_bulk_features_equal_atom_by_atom(moses_smiles):
+    """Bit-identical to reading every feature per atom/bond, on charged, aromatic,
+    stereo, radical, fragment, spiro, bridged and bracket-free molecules."""
+    items = moses_smiles[:300] + _VARIED
+    block = graphs._featurize_block(items)
+    atoms, bonds, n_atoms, n_bonds = [], [], [], []
+    for s in items:
+        a, b = _reference_raw(Chem.MolFromSmiles(s))
+        atoms += a
+        bonds += b
+        n_atoms.append(len(a))
+        n_bonds.append(len(b))
+    raw_atoms = np.array(atoms, dtype=np.int64)
+    raw_bonds = np.array(bonds, dtype=np.int64)
+    assert np.array_equal(block.x, graphs._encode(raw_atoms, "atom"))
+    assert np.array_equal(block.edge_attr,
+                          np.repeat(graphs._encode(raw_bonds[:, 2:], "bond"), 2, axis=0))
+    ends = raw_bonds[:, :2].astype(np.int32)
+    assert np.array_equal(block.edge_index, np.stack([ends.ravel(), ends[:, ::-1].ravel()]))
+    assert block.edge_index.dtype == np.int32 and block.x.dtype == np.uint8
+    assert np.array_equal(block.num_atoms, n_atoms)
+    assert np.array_equal(block.num_edges, 2 * np.asarray(n_bonds))
