@@ -384,3 +384,29 @@ def test_bond_combination_table_matches_the_bag_sum_and_its_gradients():
     assert ga.abs().sum() > 0
     atoms = FeatureEmbedding(ATOM_FEATURE_DIMS, 8)
     assert not atoms.use_table  # millions of atom combinations: the bag sums per row
+
+
+def test_in_place_inference_equals_the_graph_recorded_path():
+    """The in-place GINE message and ReLUs at inference give the training path's values,
+    and those of torch_geometric's own GINEConv with the same weights."""
+    import copy
+
+    from torch_geometric import nn as gnn
+
+    from molmtd.graphs import graph_batches_from_smiles
+
+    torch.manual_seed(0)
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=3, hidden_dim=32).eval()
+    batch = next(graph_batches_from_smiles(["CCO", "c1ccccc1C(=O)O", "C[C@H](N)C(=O)O", "C"],
+                                           4)[0])[1]
+    with torch.inference_mode():
+        fast = student.forward_batch(batch)
+    recorded = student.forward_batch(batch)
+    assert recorded.requires_grad and torch.equal(fast, recorded)
+    reference = copy.deepcopy(student)
+    for layer in reference.layers:
+        plain = gnn.GINEConv(gnn.MLP([32, 32, 32], norm=None))
+        plain.load_state_dict(layer.conv.state_dict())
+        layer.conv = plain
+    with torch.no_grad():
+        assert torch.equal(reference.forward_batch(batch), fast)
