@@ -225,3 +225,18 @@ def test_load_featurizer(artifact, reference, tmp_path):
     np.testing.assert_array_equal(f.transform(SMILES), reference)
     with pytest.raises(FileNotFoundError, match="released featurizer name"):
         load_featurizer("no-such-featurizer")
+
+
+def test_overlapped_workers_equal_one_process(artifact, monkeypatch):
+    """Standardisation + graphs in workers overlapped with the student: same rows and
+    reasons as one process, across chunk boundaries and batches that straddle chunks."""
+    import molmtd.artifact
+
+    items = (SMILES + ["C1CC", None, "CC(=O)[O-].[Na+]"] + SMILES[::-1]) * 3
+    one = MTDFeaturizer(artifact, batch_size=5, on_error="nan").embed(items)
+    monkeypatch.setattr(molmtd.artifact, "_MIN_PARALLEL", 0)
+    monkeypatch.setattr(molmtd.artifact, "_CHUNK", 7)
+    many = MTDFeaturizer(artifact, batch_size=5, n_jobs=2, on_error="nan").embed(items)
+    assert many.reasons == one.reasons and np.array_equal(many.ok, one.ok)
+    np.testing.assert_allclose(many.embeddings, one.embeddings, atol=1e-6)
+    assert np.isnan(many.embeddings[~many.ok]).all()
