@@ -25,6 +25,9 @@ declare -A OVERRIDES=(
   [cosine-jkcat]="student.jk=cat;student.out_dim=512;objective.name=cosine"
   [gauss-base]=""
   [gauss-jkcat-devprobe]="student.jk=cat;student.out_dim=512;training.select_by=dev_probe"
+  # number of teachers (the card's ablation): one (the strongest), about half, all five
+  [gauss-jkcat-t1]="student.jk=cat;student.out_dim=512;teachers=[minimol]"
+  [gauss-jkcat-t3]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
 if [ "${1:-}" != "--eval-only" ]; then
