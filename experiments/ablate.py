@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--max-molecules", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--train-only", action="store_true", help="skip the evaluation")
+    parser.add_argument("--report-dir", type=Path, default=None,
+                        help="where the report goes (default <out>/report)")
     parser.add_argument("--readout", default="embedding",
                         help="readouts of each variant to score: embedding, layers or both")
     parser.add_argument("--cache-dir", type=Path, default=None,
@@ -78,7 +80,7 @@ def main() -> None:
         featurizers, split_spec_list(args.against),
         datasets=args.datasets.split(",") if args.datasets else None,
         seeds=tuple(range(args.seeds)), model=args.model, max_molecules=args.max_molecules,
-        out_dir=args.out / "report", cache_dir=resolve_cache_dir(args.cache_dir),
+        out_dir=args.report_dir or args.out / "report", cache_dir=resolve_cache_dir(args.cache_dir),
         readouts=args.readout.split(","))
     print(f"report: {report}")
 

@@ -15,6 +15,10 @@ CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
 mkdir -p "$CACHE/logs"
 LOG="$CACHE/logs/zinc_caches.log"
 echo $$ > "$CACHE/logs/zinc_caches.pgid"
+# `nice` alone does not yield to foreground work here: with the kernel's autogroup
+# scheduling (sched_autogroup_enabled=1) each session (setsid) gets an equal CPU share
+# whatever its processes' nice values. Lower this session's own group weight as well.
+echo 15 > "/proc/$$/autogroup" 2>/dev/null || true
 FAST="teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
 stage() {  # stage <rows or null> <teachers override>
   echo "== $(date -Is) stage rows=$1 $2" >> "$LOG"

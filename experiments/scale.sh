@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The levers that won the 10k screening (experiments/screen.sh), at a larger corpus, with
+# the L2 and cosine students at the same budget (issue 9, items 2 and 6): rows [0, N) of
+# the 250k zinc corpus (SCALE_N, default 50000), the five fast offline teachers, GINE 5x300,
+# SCALE_EPOCHS epochs (default 6). Variants train one after the other, the candidate first;
+# the evaluation scores whichever have finished. Resumable: run it again after an
+# interruption (finished variants are skipped, an unfinished one resumes).
+#   experiments/scale.sh                      # train, then evaluate (linear probe, 1 seed)
+#   SCALE_VARIANTS="gauss-jkcat l2-jkcat" experiments/scale.sh   # a subset, in this order
+#   experiments/scale.sh --eval-only          # evaluate the finished variants now
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
+N="${SCALE_N:-50000}"
+EPOCHS="${SCALE_EPOCHS:-6}"
+OUT="$CACHE/runs/scale$((N / 1000))k"
+TEACHERS="ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/0,minimol,chemnet,physchem"
+COMMON=(--set "corpus.use_molecules=$N"
+        --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
+        --set "training.max_epochs=$EPOCHS" --set training.early_stopping_patience=null
+        --set training.checkpoint_every_n_steps=200)
+declare -A OVERRIDES=(
+  [gauss-jkcat]="student.jk=cat;student.out_dim=512"
+  [l2-jkcat]="student.jk=cat;student.out_dim=512;objective.name=l2"
+  [cosine-jkcat]="student.jk=cat;student.out_dim=512;objective.name=cosine"
+  [gauss-base]=""
+  [gauss-jkcat-devprobe]="student.jk=cat;student.out_dim=512;training.select_by=dev_probe"
+  # number of teachers (the card's ablation): one (the strongest), about half, all five
+  [gauss-jkcat-t1]="student.jk=cat;student.out_dim=512;teachers=[minimol]"
+  [gauss-jkcat-t3]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
+)
+read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
+if [ "${1:-}" != "--eval-only" ]; then
+  for name in "${NAMES[@]}"; do
+    .venv/bin/python experiments/ablate.py recipes/zinc.yaml "${COMMON[@]}" \
+      --variant "$name:${OVERRIDES[$name]}" --train-only --out "$OUT"
+  done
+fi
+FINISHED=()
+for name in "${!OVERRIDES[@]}"; do
+  [ -f "$OUT/$name/featurizer/config.json" ] && FINISHED+=(--variant "$name:${OVERRIDES[$name]}")
+done
+.venv/bin/python experiments/ablate.py recipes/zinc.yaml "${COMMON[@]}" "${FINISHED[@]}" \
+  --against "$TEACHERS,ecfp" --readout embedding,layers --seeds 1 --model linear \
+  --out "$OUT" --report-dir "$OUT/report-s1-linear"
