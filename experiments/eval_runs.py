@@ -1,4 +1,4 @@
-"""Score finished runs side by side with the five fast teachers, ECFP and their concatenation.
+r"""Score finished runs side by side with the five fast teachers, ECFP and their concatenation.
 
 The screening settings of docs/EXPERIMENTS.md: the report tasks, random and scaffold
 splits, one seed, at most 2000 molecules per task (the teachers' embeddings of those
@@ -27,20 +27,21 @@ def main() -> None:
     parser.add_argument("--max-molecules", type=int, default=2000)
     parser.add_argument("--readout", default="embedding")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from molmtd.downstream.evaluate import evaluate_featurizers
     from molmtd.paths import resolve_cache_dir
     from molmtd.teachers.base import split_spec_list
 
-    featurizers = [run / "featurizer" for run in args.runs if (run / "featurizer" / "config.json").is_file()]
+    featurizers = [run / "featurizer" for run in args.runs
+                   if (run / "featurizer" / "config.json").is_file()]
     if not featurizers:
         raise SystemExit("no finished run (RUN/featurizer/config.json) among the arguments")
     report = evaluate_featurizers(
         featurizers, split_spec_list(TEACHERS), seeds=tuple(range(args.seeds)), model=args.model,
-        max_molecules=args.max_molecules, out_dir=args.report_dir, cache_dir=resolve_cache_dir(None),
-        readouts=args.readout.split(","))
+        max_molecules=args.max_molecules, out_dir=args.report_dir,
+        cache_dir=resolve_cache_dir(None), readouts=args.readout.split(","))
     print(f"report: {report}")
 
 

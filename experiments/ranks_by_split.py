@@ -29,7 +29,8 @@ def ranks_by_split(report_dir: Path) -> pd.DataFrame:
     results = pd.read_csv(report_dir / "results.csv")
     results = results[results["metric"] == results["task_type"].map(PRIMARY)]
     results = results[results["dataset"].isin(held_out_tasks(report_dir / "report.md"))]
-    mean = results.groupby(["dataset", "split", "model", "featurizer"])["value"].mean().reset_index()
+    keys = ["dataset", "split", "model", "featurizer"]
+    mean = results.groupby(keys)["value"].mean().reset_index()
     mean["rank"] = mean.groupby(["dataset", "split", "model"])["value"].rank(ascending=False)
     table = mean.pivot_table(index="featurizer", columns=["model", "split"], values="rank")
     table.columns = [f"{m} {s}" for m, s in table.columns]
