@@ -5,7 +5,7 @@
 # SCALE_EPOCHS epochs (default 6). Variants train one after the other, the candidate first;
 # the evaluation scores whichever have finished. Resumable: run it again after an
 # interruption (finished variants are skipped, an unfinished one resumes).
-#   experiments/scale.sh                      # train, then evaluate (linear probe, 1 seed)
+#   experiments/scale.sh                      # train, then evaluate (ridge probe, 1 seed)
 #   SCALE_VARIANTS="gauss-jkcat l2-jkcat" experiments/scale.sh   # a subset, in this order
 #   experiments/scale.sh --eval-only          # evaluate the finished variants now
 set -euo pipefail
@@ -14,7 +14,6 @@ CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
 N="${SCALE_N:-50000}"
 EPOCHS="${SCALE_EPOCHS:-6}"
 OUT="$CACHE/runs/scale$((N / 1000))k"
-TEACHERS="ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/0,minimol,chemnet,physchem"
 COMMON=(--set "corpus.use_molecules=$N"
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set "training.max_epochs=$EPOCHS" --set training.early_stopping_patience=null
@@ -36,10 +35,7 @@ if [ "${1:-}" != "--eval-only" ]; then
       --variant "$name:${OVERRIDES[$name]}" --train-only --out "$OUT"
   done
 fi
-FINISHED=()
-for name in "${!OVERRIDES[@]}"; do
-  [ -f "$OUT/$name/featurizer/config.json" ] && FINISHED+=(--variant "$name:${OVERRIDES[$name]}")
-done
-.venv/bin/python experiments/ablate.py recipes/zinc.yaml "${COMMON[@]}" "${FINISHED[@]}" \
-  --against "$TEACHERS,ecfp" --readout embedding,layers --seeds 1 --model linear \
-  --out "$OUT" --report-dir "$OUT/report-s1-linear"
+# the screening's evaluation settings (ridge probe, 1 seed, <= 2000 molecules per task),
+# with the 10k screen's jkcat and untrained students for the corpus-size comparison
+.venv/bin/python experiments/eval_runs.py "$OUT/report-s1-ridge" "$OUT"/*/ \
+  "$CACHE/runs/screen10k/jkcat" "$CACHE/runs/screen10k/untrained"

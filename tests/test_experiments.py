@@ -40,3 +40,44 @@ def test_two_variants_train_once_and_are_ranked_together(tmp_path):
     weights = model_file.stat().st_mtime_ns
     subprocess.run(cmd + ["--train-only"], check=True, cwd=ROOT)  # finished: not retrained
     assert model_file.stat().st_mtime_ns == weights
+
+
+def _load(name):
+    module_spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_ranks_by_split_ranks_held_out_tasks_per_split(tmp_path):
+    ranks_by_split = _load("ranks_by_split")
+    (tmp_path / "report.md").write_text(
+        "## Held-out ranking (headline)\n\nAverage rank on the held-out tasks only (bbbp, "
+        "photoswitch): no compared featurizer ...\n")
+    rows = []
+    # a beats b on both held-out tasks and both splits except bbbp/scaffold; on the
+    # leaked task (freesolv) b wins, which must not count; auprc rows are not primary
+    for dataset, kind, split, a, b in [("bbbp", "classification", "random", 0.9, 0.8),
+                                       ("bbbp", "classification", "scaffold", 0.7, 0.8),
+                                       ("photoswitch", "regression", "random", 0.5, 0.4),
+                                       ("photoswitch", "regression", "scaffold", 0.3, 0.1),
+                                       ("freesolv", "regression", "random", 0.1, 0.9)]:
+        metric = "auroc" if kind == "classification" else "r2"
+        for featurizer, value in (("a", a), ("b", b)):
+            rows.append(dict(dataset=dataset, task_type=kind, split=split, seed=0, model="ridge",
+                             featurizer=featurizer, metric=metric, value=value))
+            if kind == "classification":
+                rows.append({**rows[-1], "metric": "auprc", "value": 1 - value})
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    table = ranks_by_split.ranks_by_split(tmp_path)
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a", "ridge random"] == 1.0
+    assert table.loc["a", "ridge scaffold"] == 1.5 and table.loc["b", "ridge scaffold"] == 1.5
+    assert table.loc["a", "mean"] == pytest.approx(1.25)
+
+
+def test_ranks_by_split_needs_the_held_out_list(tmp_path):
+    ranks_by_split = _load("ranks_by_split")
+    (tmp_path / "report.md").write_text("# no headline\n")
+    with pytest.raises(SystemExit, match="no held-out task list"):
+        ranks_by_split.held_out_tasks(tmp_path / "report.md")

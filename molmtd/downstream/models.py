@@ -5,7 +5,7 @@
 | linear | RidgeCV (alpha by efficient LOO) | LogisticRegression, C by 3-fold AUROC    |
 | mlp    | the paper's MLP probe           | the paper's MLP probe                     |
 | knn    | kNN probe, k in 3/5/10/20 by CV | kNN probe (P = share of positive neighbours) |
-| ridge  | RidgeCV (alpha by efficient LOO) | RidgeClassifierCV (alpha by efficient LOO), scored by its decision function |
+| ridge  | RidgeCV (alpha by efficient LOO) | RidgeClassifierCV (alpha by LOO), decision function |
 | rf     | RandomForestRegressor           | RandomForestClassifier                    |
 | gbm    | HistGradientBoostingRegressor   | HistGradientBoostingClassifier            |
 
@@ -91,9 +91,11 @@ def make_model(name: str, task_type: str, seed: int = 0):
 
 
 def predict_scores(model, X: np.ndarray, task_type: str) -> np.ndarray:
-    """Predictions ``[n]``: values for regression, P(class 1) for classification (for a
-    classifier without probabilities, the logistic of its decision function: uncalibrated,
-    but in [0, 1] and in the same order, which is all AUROC and AUPRC read)."""
+    """Predictions ``[n]``: values for regression, P(class 1) for classification.
+
+    For a classifier without probabilities (ridge): the logistic of its decision function,
+    uncalibrated but in [0, 1] and in the same order, which is all AUROC and AUPRC read.
+    """
     if task_type == "classification":
         if not hasattr(model, "predict_proba"):
             from scipy.special import expit

@@ -1,0 +1,49 @@
+r"""Score finished runs side by side with the five fast teachers, ECFP and their concatenation.
+
+The screening settings of docs/EXPERIMENTS.md: the report tasks, random and scaffold
+splits, one seed, at most 2000 molecules per task (the teachers' embeddings of those
+subsets are cached under <cache>/evaluate), the `ridge` probe unless --model says otherwise.
+
+    .venv/bin/python experiments/eval_runs.py ~/.cache/molmtd/runs/scale50k/report-s1-ridge \\
+        ~/.cache/molmtd/runs/scale50k/*/ ~/.cache/molmtd/runs/screen10k/jkcat
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+TEACHERS = ("ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/0,minimol,"
+            "chemnet,physchem,ecfp")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("report_dir", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+", help="run directories (RUN/featurizer)")
+    parser.add_argument("--model", default="ridge")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--max-molecules", type=int, default=2000)
+    parser.add_argument("--readout", default="embedding")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from molmtd.downstream.evaluate import evaluate_featurizers
+    from molmtd.paths import resolve_cache_dir
+    from molmtd.teachers.base import split_spec_list
+
+    featurizers = [run / "featurizer" for run in args.runs
+                   if (run / "featurizer" / "config.json").is_file()]
+    if not featurizers:
+        raise SystemExit("no finished run (RUN/featurizer/config.json) among the arguments")
+    report = evaluate_featurizers(
+        featurizers, split_spec_list(TEACHERS), seeds=tuple(range(args.seeds)), model=args.model,
+        max_molecules=args.max_molecules, out_dir=args.report_dir,
+        cache_dir=resolve_cache_dir(None), readouts=args.readout.split(","))
+    print(f"report: {report}")
+
+
+if __name__ == "__main__":
+    main()
