@@ -117,7 +117,8 @@ def evaluate(
     ] = None,
     seeds: Annotated[int, typer.Option(help="number of random seeds")] = 3,
     model: Annotated[str, typer.Option(
-        help="probe(s), comma-separated: linear, mlp, knn, ridge, rf, gbm (e.g. linear,mlp,knn; ridge is the fast linear probe for screening)")
+        help="probe(s), comma-separated: linear, mlp, knn, ridge, rf, gbm "
+             "(e.g. linear,mlp,knn; ridge is the fast linear probe for screening)")
     ] = "linear",
     allow_dev_tasks: Annotated[bool, typer.Option(
         "--allow-dev-tasks", help="score development (model-selection) tasks too")] = False,
