@@ -288,7 +288,9 @@ class Artifact:
         return f"Artifact({str(self.directory)!r}, dim={self.dim})"
 
 
-_CHUNK = 1000  # molecules per worker task of the overlapped path (~1 s of work)
+_CHUNK = 250  # molecules per worker task of the overlapped path (~0.25 s of work): small
+# chunks fill the pipeline sooner (idle, n_jobs=-1, 10k molecules: 838 mol/s at 250,
+# 790 at 500, 752 at 1000; benchmarks/RESULTS.md, 2026-11-30 idle entry)
 
 
 def _n_workers(n_jobs: int) -> int:
