@@ -211,7 +211,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="molmtd-bench-"))
     full = args.full
     plan = {
-        "trainer_fp32": ["trainer.py", "--case", "zinc", "--batches", "8" if full else "4"],
+        "trainer_fp32": ["trainer.py", "--case", "zinc", "--batches", "8" if full else "6"],
         "trainer_reference": ["trainer.py", "--case", "reference", "--batches",
                               "8" if full else "2", "--warmup", "2" if full else "1"],
         "trainer_bf16": ["trainer.py", "--case", "zinc", "--batches", "4", "--precision",
@@ -220,10 +220,11 @@ def main() -> None:
                             "--compile"],
         "pipeline": ["distill_throughput.py", "--molecules", "5000" if full else "2000",
                      "--batches", "8", "--teachers", "ecfp-count:radius=2,size=2048,maccs"],
+        # 4000: the smallest call for which n_jobs=-1 starts its workers
         "featurizer_5x300": ["featurizer.py", "--featurizer", "random:5x300", "--n",
-                             "5000" if full else "2000", "--repeats", "3" if full else "2"],
+                             "5000" if full else "4000", "--repeats", "3" if full else "2"],
         "featurizer_released": ["featurizer.py", "--featurizer", "quickstart", "--n",
-                                "5000" if full else "2000", "--repeats", "3" if full else "2"],
+                                "5000" if full else "4000", "--repeats", "3" if full else "2"],
         "fingerprints": ["fingerprints.py", "--n", "10000"],
         "memory": ["memory.py", "--sizes", "100000,300000,1000000" if full else
                    "20000,60000,200000", "--steps", "5" if full else "3",
