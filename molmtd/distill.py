@@ -97,7 +97,7 @@ def _student_config(recipe: Recipe) -> dict:
                          bond_columns=_feature_columns("bond_features", s.bond_features,
                                                        BOND_FEATURE_NAMES),
                          positional_encoding=s.positional_encoding, virtual_node=s.virtual_node,
-                         jk=s.jk, output_norm=s.output_norm)
+                         jk=s.jk, output_norm=s.output_norm, laplacian_pe=s.laplacian_pe)
     return student.config()
 
 

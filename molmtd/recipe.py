@@ -90,6 +90,8 @@ class StudentConfig(_Section):
     residual: bool = False
     positional_encoding: int = Field(
         default=0, ge=0, description="random-walk steps fed to every atom (RWPE); 0 = none")
+    laplacian_pe: int = Field(
+        default=0, ge=0, description="Laplacian eigenvectors fed to every atom (LapPE); 0 = none")
     virtual_node: bool = Field(default=False, description="a node joined to every atom")
     jk: Literal["last", "cat", "max"] = Field(
         default="last", description="pooling reads the last layer, every layer concatenated "

@@ -21,7 +21,7 @@ from torch_geometric import nn as gnn
 from molmtd.errors import ShapeError
 
 __all__ = ["GNNStudent", "FeatureEmbedding", "GNNLayer", "VirtualNode", "list_components",
-           "random_walk_encoding"]
+           "laplacian_encoding", "random_walk_encoding"]
 
 
 class FeatureEmbedding(nn.Module):
@@ -273,6 +273,50 @@ def random_walk_encoding(edge_index: Tensor, batch: Tensor, num_graphs: int,
     return torch.stack(out, dim=-1)[mask]
 
 
+def laplacian_encoding(edge_index: Tensor, batch: Tensor, num_graphs: int, k: int,
+                       sign_flip: bool = False) -> Tensor:
+    """Return the k lowest non-trivial eigenvectors of each molecule's Laplacian, per atom.
+
+    The symmetric normalised Laplacian ``I - D^-1/2 A D^-1/2`` (what torch_geometric's
+    ``AddLaplacianEigenvectorPE`` uses), decomposed for a whole batch at once: one batched
+    ``torch.linalg.eigh`` of the dense ``[B, n_max, n_max]`` matrices, inside the model,
+    for the reason given in :func:`random_walk_encoding`. Padding atoms get a diagonal
+    of 3 (above the normalised Laplacian's spectrum, which lies in [0, 2]), so their
+    eigenvectors sort last and never mix with a molecule's own. The first eigenvector
+    (eigenvalue 0, no positional information) is dropped; a molecule with fewer than
+    ``k + 1`` atoms gets zeros in the columns it lacks.
+
+    An eigenvector's sign is arbitrary, so ``sign_flip`` (for training) multiplies each
+    molecule's eigenvectors by random signs, as in Dwivedi et al. 2020 and GraphGPS.
+
+    Shapes:
+        - **input:** edge_index ``[2, E]``, batch ``[N]``
+        - **output:** ``[N, k]``
+    """
+    from torch_geometric.utils import to_dense_adj, to_dense_batch
+
+    adj = to_dense_adj(edge_index, batch, batch_size=num_graphs)  # [B, n, n]
+    _, mask = to_dense_batch(batch.new_zeros(batch.size(0), 1), batch, batch_size=num_graphs)
+    deg = adj.sum(-1)
+    inv_sqrt = deg.clamp(min=1).rsqrt() * (deg > 0)
+    lap = -inv_sqrt.unsqueeze(-1) * adj * inv_sqrt.unsqueeze(-2)
+    # atoms: 1 on the diagonal (0 for an isolated atom, as in the transform); padding: 3
+    diag = torch.where(mask, (deg > 0).to(adj.dtype), torch.full_like(deg, 3.0))
+    lap = lap + torch.diag_embed(diag)
+    _, vectors = torch.linalg.eigh(lap)  # ascending eigenvalues, [B, n, n]
+    vectors = vectors[..., 1:k + 1]
+    if vectors.size(-1) < k:  # every molecule of the batch has at most k atoms
+        vectors = F.pad(vectors, (0, k - vectors.size(-1)))
+    # a molecule of m atoms has m - 1 non-trivial eigenvectors; the rest are padding's
+    atoms = mask.sum(-1, keepdim=True)  # [B, 1]
+    keep = torch.arange(1, k + 1, device=adj.device) < atoms  # [B, k]
+    vectors = vectors * keep.unsqueeze(1)
+    if sign_flip:
+        signs = torch.randint(0, 2, (num_graphs, 1, k), device=adj.device) * 2 - 1
+        vectors = vectors * signs
+    return vectors[mask]
+
+
 class VirtualNode(nn.Module):
     """A per-molecule node joined to every atom (Gilmer et al. 2017; OGB's GIN-virtual).
 
@@ -331,6 +375,9 @@ class GNNStudent(nn.Module):
         bond_columns: bond feature columns the student reads (None = all).
         positional_encoding: random-walk steps k fed to every atom as extra input (RWPE,
             :func:`random_walk_encoding`, through a Linear(k, hidden_dim)); 0 = none.
+        laplacian_pe: Laplacian eigenvectors k fed to every atom as extra input (LapPE,
+            :func:`laplacian_encoding`, through a Linear(k, hidden_dim); random signs
+            while training); 0 = none.
         virtual_node: a :class:`VirtualNode` between consecutive layers.
         jk: what pooling reads: "last" (the last layer's states), "cat" (every layer's
             states concatenated, width ``num_layers * hidden_dim``) or "max" (elementwise
@@ -355,7 +402,8 @@ class GNNStudent(nn.Module):
                  projection: bool = True, dropout: float = 0.0, residual: bool = False,
                  atom_columns: Sequence[int] | None = None,
                  bond_columns: Sequence[int] | None = None, positional_encoding: int = 0,
-                 virtual_node: bool = False, jk: str = "last", output_norm: str = "none"):
+                 virtual_node: bool = False, jk: str = "last", output_norm: str = "none",
+                 laplacian_pe: int = 0):
         super().__init__()
         for name, dims in (("atom_feature_dims", atom_feature_dims),
                            ("bond_feature_dims", bond_feature_dims)):
@@ -373,6 +421,8 @@ class GNNStudent(nn.Module):
         _check(isinstance(residual, bool), "residual", residual, "a bool")
         _check(_is_int(positional_encoding, 0), "positional_encoding", positional_encoding,
                "an int >= 0 (random-walk steps; 0 = none)")
+        _check(_is_int(laplacian_pe, 0), "laplacian_pe", laplacian_pe,
+               "an int >= 0 (Laplacian eigenvectors; 0 = none)")
         _check(isinstance(virtual_node, bool), "virtual_node", virtual_node, "a bool")
         _check(jk in JK_MODES, "jk", jk, f"one of {sorted(JK_MODES)}")
         _check(output_norm in ("none", "layer"), "output_norm", output_norm, "'none' or 'layer'")
@@ -392,6 +442,7 @@ class GNNStudent(nn.Module):
         self.num_layers, self.hidden_dim = num_layers, hidden_dim
         self.out_dim = pooled_dim if out_dim is None else out_dim
         self.positional_encoding, self.virtual_node = positional_encoding, virtual_node
+        self.laplacian_pe = laplacian_pe
         self.jk_mode, self.output_norm = jk, output_norm
         self.projection_enabled, self.dropout, self.residual = projection, float(dropout), residual
 
@@ -405,6 +456,7 @@ class GNNStudent(nn.Module):
             for i in range(num_layers))
         self.pe_encoder = (nn.Linear(positional_encoding, hidden_dim) if positional_encoding
                            else None)
+        self.lap_encoder = nn.Linear(laplacian_pe, hidden_dim) if laplacian_pe else None
         self.virtual_nodes = (nn.ModuleList(VirtualNode(hidden_dim)
                                             for _ in range(num_layers - 1))
                               if virtual_node else None)
@@ -423,7 +475,7 @@ class GNNStudent(nn.Module):
         self.pool.reset_parameters()
         if isinstance(self.projection, nn.Linear):
             self.projection.reset_parameters()
-        for module in (self.pe_encoder, *(self.virtual_nodes or ())):
+        for module in (self.pe_encoder, self.lap_encoder, *(self.virtual_nodes or ())):
             if module is not None:
                 module.reset_parameters()
 
@@ -462,6 +514,11 @@ class GNNStudent(nn.Module):
                 walks = random_walk_encoding(edge_index, batch, num_graphs,
                                              self.positional_encoding)
             h = h + self.pe_encoder(walks)
+        if self.lap_encoder is not None:
+            with torch.no_grad():
+                eigvecs = laplacian_encoding(edge_index, batch, num_graphs, self.laplacian_pe,
+                                             sign_flip=self.training)
+            h = h + self.lap_encoder(eigvecs)
         vn = h.new_zeros(num_graphs, self.hidden_dim) if self.virtual_nodes is not None else None
         states = []
         for i, layer in enumerate(self.layers):
@@ -515,7 +572,7 @@ class GNNStudent(nn.Module):
                 "atom_columns": self.atom_columns, "bond_columns": self.bond_columns,
                 "positional_encoding": self.positional_encoding,
                 "virtual_node": self.virtual_node, "jk": self.jk_mode,
-                "output_norm": self.output_norm}
+                "output_norm": self.output_norm, "laplacian_pe": self.laplacian_pe}
 
     @classmethod
     def from_config(cls, config: dict) -> GNNStudent:
@@ -528,7 +585,7 @@ class GNNStudent(nn.Module):
         known = {"atom_feature_dims", "bond_feature_dims", "conv", "num_layers", "hidden_dim",
                  "out_dim", "norm", "pooling", "projection", "dropout", "residual",
                  "atom_columns", "bond_columns", "positional_encoding", "virtual_node", "jk",
-                 "output_norm"}
+                 "output_norm", "laplacian_pe"}
         unknown = sorted(set(cfg) - known)
         missing = sorted({"atom_feature_dims", "bond_feature_dims"} - set(cfg))
         if unknown or missing:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
@@ -14,6 +15,7 @@ from molmtd.student import (
     FeatureEmbedding,
     GNNLayer,
     GNNStudent,
+    laplacian_encoding,
     list_components,
     random_walk_encoding,
 )
@@ -125,6 +127,7 @@ def test_relu_between_layers_not_after_last():
     {"conv": "gine", "positional_encoding": 6, "virtual_node": True, "jk": "cat",
      "output_norm": "layer", "out_dim": 12},
     {"conv": "gin", "jk": "max", "projection": False, "virtual_node": True},
+    {"conv": "gine", "laplacian_pe": 4, "positional_encoding": 3},
 ])
 def test_config_round_trip_gives_identical_outputs(kw, mixed_batch):
     torch.manual_seed(0)
@@ -315,6 +318,67 @@ def test_random_walk_encoding_matches_torch_geometric_per_molecule(mixed_batch):
     torch.testing.assert_close(got, torch.cat(expected), rtol=1e-5, atol=1e-6)
     # a lone ion walks nowhere; in a ring of 6, a 1-step walk never returns, a 2-step one does
     assert torch.equal(got[0], torch.zeros(5))
+
+
+def _normalized_laplacian(graph) -> np.ndarray:
+    n = graph.num_nodes
+    adj = np.zeros((n, n))
+    adj[graph.edge_index[0].numpy(), graph.edge_index[1].numpy()] = 1.0
+    deg = adj.sum(1)
+    inv = np.where(deg > 0, 1 / np.sqrt(np.maximum(deg, 1)), 0.0)
+    return np.diag((deg > 0).astype(float)) - inv[:, None] * adj * inv[None, :]
+
+
+def test_laplacian_encoding_is_each_molecules_lowest_nontrivial_eigenvectors(mixed_batch):
+    k = 4
+    got = laplacian_encoding(mixed_batch.edge_index, mixed_batch.batch, mixed_batch.num_graphs,
+                             k)
+    assert got.shape == (mixed_batch.num_nodes, k)
+    start = 0
+    for graph in mixed_batch.to_data_list():
+        n = graph.num_nodes
+        vectors = got[start:start + n].double().numpy()
+        start += n
+        lap = _normalized_laplacian(graph)
+        values = np.linalg.eigvalsh(lap)  # ascending, the first is 0
+        for j in range(k):
+            if j + 1 < n:  # eigenvector j + 1 of the molecule, unit length
+                assert np.linalg.norm(vectors[:, j]) == pytest.approx(1.0, abs=1e-5)
+                np.testing.assert_allclose(lap @ vectors[:, j], values[j + 1] * vectors[:, j],
+                                           atol=1e-5)
+            else:  # the molecule has no such eigenvector: zeros, not padding's
+                assert np.all(vectors[:, j] == 0)
+    # [Na+] and O are single atoms: no positional information at all
+    assert torch.equal(got[0], torch.zeros(k))
+
+
+def test_laplacian_encoding_random_signs_only_flip_whole_eigenvectors(mixed_batch):
+    args = (mixed_batch.edge_index, mixed_batch.batch, mixed_batch.num_graphs, 4)
+    plain = laplacian_encoding(*args)
+    torch.manual_seed(0)
+    flipped = torch.stack([laplacian_encoding(*args, sign_flip=True) for _ in range(8)])
+    torch.testing.assert_close(flipped.abs(), plain.abs().expand_as(flipped))
+    assert (flipped * plain < 0).any()  # some signs did change
+    # one sign per molecule and eigenvector: its atoms' ratios to the plain values agree
+    for draw in flipped:
+        for g in range(mixed_batch.num_graphs):
+            atoms = mixed_batch.batch == g
+            for j in range(4):
+                nonzero = plain[atoms, j].abs() > 1e-4
+                ratios = (draw[atoms, j][nonzero] / plain[atoms, j][nonzero]).round()
+                assert len(set(ratios.tolist())) <= 1
+
+
+def test_laplacian_pe_trains_and_is_deterministic_at_inference(mixed_batch):
+    torch.manual_seed(0)
+    model = student(laplacian_pe=4)
+    model.forward_batch(mixed_batch).sum().backward()
+    assert model.lap_encoder.weight.grad.abs().sum() > 0
+    model.eval()
+    torch.testing.assert_close(model.forward_batch(mixed_batch), model.forward_batch(mixed_batch),
+                               rtol=0, atol=0)
+    with pytest.raises(ValueError, match="laplacian_pe"):
+        student(laplacian_pe=-1)
 
 
 def _chain_states(model, n_atoms=12):
