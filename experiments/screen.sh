@@ -8,13 +8,16 @@
 # an interruption (finished variants are skipped, an unfinished one resumes).
 #   experiments/screen.sh              # train every variant, then evaluate
 #   SCREEN_N=10000 experiments/screen.sh   # the same at 10k molecules
+#   SCREEN_VARIANTS="base lap rw" experiments/screen.sh   # a subset, in this order
 #   experiments/screen.sh --eval-only  # evaluate the finished variants now
+# The evaluation is experiments/eval_runs.py's: ridge probe, one seed, <= 2000 molecules
+# per task, the report tasks on random and scaffold splits, beside the five teachers, ECFP
+# and their concatenation (<OUT>/report-s1-ridge).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
 N="${SCREEN_N:-20000}"
 OUT="$CACHE/runs/screen$((N / 1000))k"
-TEACHERS="ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/0,minimol,chemnet,physchem"
 COMMON=(--set "corpus.use_molecules=$N"
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set training.max_epochs=5 --set training.early_stopping_patience=null
@@ -31,16 +34,29 @@ VARIANTS=(
   "cosine:objective.name=cosine"
   "floor:objective.min_log_scale=-1.0"
   "m4:objective.n_modes=4"
+  # what a 5-bond receptive field cannot see (issue 9 item 4), one lever at a time
+  "rw:student.positional_encoding=16"
+  "vn:student.virtual_node=true"
+  "lap:student.laplacian_pe=8"
+  "residual:student.residual=true"
+  "deep:student.num_layers=8"
+  "wide:student.hidden_dim=512"
+  # model selection by the development probe (item 5) and the number of teachers
+  "devprobe:training.select_by=dev_probe"
+  "t1:teachers=[minimol]"
+  "t3:teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
 )
+if [ -n "${SCREEN_VARIANTS:-}" ]; then  # keep the named ones, in the order given
+  CHOSEN=()
+  for name in $SCREEN_VARIANTS; do
+    for v in "${VARIANTS[@]}"; do [ "${v%%:*}" = "$name" ] && CHOSEN+=("$v"); done
+  done
+  VARIANTS=("${CHOSEN[@]}")
+fi
 if [ "${1:-}" != "--eval-only" ]; then
   for v in "${VARIANTS[@]}"; do
     .venv/bin/python experiments/ablate.py recipes/zinc.yaml "${COMMON[@]}" --variant "$v" \
       --train-only --out "$OUT"
   done
 fi
-FINISHED=()
-for v in "${VARIANTS[@]}"; do
-  [ -f "$OUT/${v%%:*}/featurizer/config.json" ] && FINISHED+=(--variant "$v")
-done
-.venv/bin/python experiments/ablate.py recipes/zinc.yaml "${COMMON[@]}" "${FINISHED[@]}" \
-  --against "$TEACHERS,ecfp" --readout embedding,layers --out "$OUT"
+.venv/bin/python experiments/eval_runs.py "$OUT/report-s1-ridge" "$OUT"/*/
