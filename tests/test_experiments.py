@@ -81,3 +81,45 @@ def test_ranks_by_split_needs_the_held_out_list(tmp_path):
     (tmp_path / "report.md").write_text("# no headline\n")
     with pytest.raises(SystemExit, match="no held-out task list"):
         ranks_by_split.held_out_tasks(tmp_path / "report.md")
+
+
+def _tiny_report(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "report.md").write_text("Average rank on the held-out tasks only (bbbp): ...\n")
+    rows = [dict(dataset="bbbp", task_type="classification", split=split, seed=0,
+                 model="ridge", featurizer=f, metric="auroc", value=v)
+            for split in ("random", "scaffold") for f, v in (("student", 0.8), ("ecfp", 0.7))]
+    pd.DataFrame(rows).to_csv(directory / "results.csv", index=False)
+    return directory
+
+
+def test_release_copies_renames_and_appends_the_evaluation(tmp_path):
+    from molmtd.artifact import make_random_artifact
+    from molmtd.featurizer import MTDFeaturizer
+
+    release = _load("release")
+    run = tmp_path / "run"
+    make_random_artifact(run / "featurizer", hidden_dim=8, num_layers=2)
+    (run / "featurizer" / "card.md").write_text("# molmtd featurizer: run\n\nBody.\n")
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Reproduce\n\n    molmtd distill recipes/zinc.yaml\n")
+    target = release.release(run, "molmtd-test", [_tiny_report(tmp_path / "rep")], notes,
+                             target_root=tmp_path / "featurizers")
+    card = (target / "card.md").read_text()
+    assert card.startswith("# molmtd featurizer: molmtd-test\n\nBody.")
+    assert "## Held-out average rank by probe and split (rep)" in card
+    rows = [line.split("|")[1].strip() for line in card.splitlines()
+            if line.startswith("| student") or line.startswith("| ecfp")]
+    assert rows == ["student", "ecfp"]  # best first
+    assert "## Reproduce" in card
+    feat = MTDFeaturizer(str(target))
+    assert feat._model().name == "molmtd-test"
+    original = MTDFeaturizer(str(run / "featurizer")).transform(["CCO", "c1ccccc1"])
+    assert (feat.transform(["CCO", "c1ccccc1"]) == original).all()  # same weights
+
+
+def test_release_refuses_an_unfinished_run(tmp_path):
+    release = _load("release")
+    (tmp_path / "run" / "featurizer").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="not a finished run"):
+        release.release(tmp_path / "run", "x", [], None, target_root=tmp_path / "f")
