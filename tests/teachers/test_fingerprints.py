@@ -186,3 +186,19 @@ def test_parallel_matches_sequential(moses_smiles, monkeypatch):
     np.testing.assert_array_equal(parallel.embeddings, serial.embeddings)
     np.testing.assert_array_equal(parallel.ok, serial.ok)
     assert parallel.reasons == serial.reasons == {150: "unparseable SMILES"}
+
+
+def test_worker_results_travel_sparse_only_when_mostly_zero(moses_smiles):
+    # what a worker process sends back (pickled): ECFP counts as CSR, descriptors dense;
+    # same values as the in-process chunk either way
+    smiles = list(moses_smiles[:40])
+    for spec, is_sparse in (("ecfp-count:radius=2,size=2048", True), ("physchem", False)):
+        teacher = get_teacher(spec, n_jobs=1)
+        args = (teacher._calculator(), smiles, teacher.dim, teacher._raw_dtype,
+                teacher._max_heavy_atoms)
+        dense, ok, reasons = fp._embed_chunk(*args)
+        sent, sent_ok, sent_reasons = fp._embed_chunk_sparse(*args)
+        assert hasattr(sent, "toarray") is is_sparse, spec
+        np.testing.assert_array_equal(sent.toarray() if is_sparse else sent, dense)
+        np.testing.assert_array_equal(sent_ok, ok)
+        assert sent_reasons == reasons
