@@ -15,13 +15,18 @@ def render_card(recipe, info: dict[str, Any]) -> str:
     """Markdown card: what was distilled from what, on which corpus, and how well."""
     corpus = info["corpus"]
     s = recipe.student
+    used = corpus["n_train"] + corpus["n_val"]
+    # corpus.use_molecules trains on a prefix of a larger corpus: say which one
+    source = (f"`{corpus['source']}`" if used >= corpus["n_molecules"] else
+              f"the first {used:,} of a {corpus['n_molecules']:,}-molecule `{corpus['source']}` "
+              "corpus")
     lines = [
         f"# molmtd featurizer: {info['name']}",
         "",
         f"A {s.num_layers}-layer {s.conv.upper()} student (width {s.hidden_dim}, "
         f"{s.pooling} pooling) distilled with the `{info['objective']}` objective from "
-        f"{len(info['teachers'])} teachers on {corpus['n_molecules']:,} molecules "
-        f"(`{corpus['source']}`; {corpus['n_train']:,} train / {corpus['n_val']:,} validation), "
+        f"{len(info['teachers'])} teachers on {used:,} molecules "
+        f"({source}; {corpus['n_train']:,} train / {corpus['n_val']:,} validation), "
         f"{info['global_step']:,} optimisation steps.",
         "",
         "## Teachers and final validation metrics",

@@ -23,6 +23,20 @@ def test_quickstart_is_released_and_embeds_deterministically():
     assert not np.allclose(first.embeddings[0], first.embeddings[1])
 
 
+def test_molmtd_base_is_the_default_featurizer_and_keeps_rows_aligned():
+    from molmtd import MTDFeaturizer
+
+    assert "molmtd-base" in released_featurizers()
+    feat = MTDFeaturizer()  # the default name
+    smiles = ["CCO", "not_a_smiles", "c1ccccc1O"]
+    emb = feat.embed(smiles)
+    assert emb.embeddings.shape == (3, 512) and emb.ok.tolist() == [True, False, True]
+    assert set(emb.reasons) == {1}
+    np.testing.assert_array_equal(emb.embeddings[[0, 2]],
+                                  feat.embed(["CCO", "c1ccccc1O"]).embeddings)
+    assert feat.get_feature_names_out().shape == (512,)
+
+
 def _copy_source_tree(dst):
     import shutil
     from pathlib import Path
@@ -48,14 +62,14 @@ def test_wheel_ships_every_released_featurizer_and_loads_them_by_name(tmp_path):
     src = tmp_path / "src"
     root = _copy_source_tree(src)
     # a future release folder is picked up without touching setup.py or pyproject.toml
-    shutil.copytree(src / "featurizers" / "quickstart", src / "featurizers" / "molmtd-base")
+    shutil.copytree(src / "featurizers" / "quickstart", src / "featurizers" / "molmtd-next")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MOLMTD_FEATURIZERS")}
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
                     "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
                    check=True, env=env, cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("molmtd-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("quickstart", "molmtd-base"):
+    for name in ("quickstart", "molmtd-base", "molmtd-next"):
         for f in ("config.json", "model.safetensors", "card.md"):
             assert f"molmtd/_released/{name}/{f}" in names
     assert not any(n.startswith("featurizers/") for n in names)
@@ -77,12 +91,16 @@ def test_wheel_ships_every_released_featurizer_and_loads_them_by_name(tmp_path):
                          cwd=tmp_path, check=True, capture_output=True, text=True)
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["file"].startswith(str(site))  # the wheel's code, not the source tree
-    assert set(out["released"]) == {"quickstart", "molmtd-base"}
+    assert set(out["released"]) == {"quickstart", "molmtd-base", "molmtd-next"}
     assert all(p.startswith(str(site / "molmtd" / "_released")) for p in out["released"].values())
     assert str(root) not in run.stdout
     expected = load_artifact("quickstart").embed(smiles).embeddings
     np.testing.assert_allclose(np.asarray(out["emb"]), expected, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(out["base"]), expected, atol=1e-5)
+    from molmtd import MTDFeaturizer
+
+    base = MTDFeaturizer("molmtd-base").transform(smiles)  # the clone's copy
+    assert base.shape == (3, 512)
+    np.testing.assert_allclose(np.asarray(out["base"]), base, atol=1e-5)
 
 
 def test_search_order_env_then_clone_then_wheel(tmp_path, monkeypatch):
