@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -11,9 +13,12 @@ from molmtd.downstream.datasets import dev_tasks
 N = 150  # molecules per task: keeps the test cheap
 
 
-def noise(keys):
-    # a hash of the key, not its position: the same molecule gets the same row every call
-    return np.stack([np.random.default_rng(abs(hash(k)) % 2**32).normal(size=16) for k in keys])
+def noise(keys, salt: str = ""):
+    # a hash of the key, not its position: the same molecule gets the same row every call.
+    # crc32, not hash(): str hashes change with every interpreter (PYTHONHASHSEED), which
+    # made the chance-level check below pass or fail from run to run
+    return np.stack([np.random.default_rng(zlib.crc32((salt + k).encode())).normal(size=16)
+                     for k in keys])
 
 
 def maccs(keys):
@@ -29,7 +34,11 @@ def test_scores_every_dev_task_and_maccs_beats_noise():
     assert 0.5 < real["bace"] <= 1.0  # AUROC
     fake = devprobe.dev_probe_score(noise, max_molecules=N)
     assert fake["mean"] < real["mean"] - 0.2
-    assert abs(fake["bace"] - 0.5) < 0.2  # chance level
+    # chance level: one noise draw on a ~30-molecule test split scatters by ~0.1 AUROC,
+    # so average five draws
+    draws = [devprobe.dev_probe_score(lambda keys, i=i: noise(keys, str(i)),
+                                      max_molecules=N)["bace"] for i in range(5)]
+    assert abs(np.mean(draws) - 0.5) < 0.1, draws
 
 
 def test_same_seed_same_score_other_seed_other_split_and_datasets_cached(monkeypatch):
