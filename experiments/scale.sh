@@ -8,6 +8,7 @@
 #   experiments/scale.sh                      # train, then evaluate (ridge probe, 1 seed)
 #   SCALE_VARIANTS="gauss-jkcat l2-jkcat" experiments/scale.sh   # a subset, in this order
 #   experiments/scale.sh --eval-only          # evaluate the finished variants now
+#   experiments/scale.sh --train-only         # train, leave the evaluation to the caller
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
@@ -35,6 +36,7 @@ if [ "${1:-}" != "--eval-only" ]; then
       --variant "$name:${OVERRIDES[$name]}" --train-only --out "$OUT"
   done
 fi
+[ "${1:-}" = "--train-only" ] && exit 0
 # the screening's evaluation settings (ridge probe, 1 seed, <= 2000 molecules per task),
 # with the 10k screen's jkcat and untrained students for the corpus-size comparison
 .venv/bin/python experiments/eval_runs.py "$OUT/report-s1-ridge" "$OUT"/*/ \
