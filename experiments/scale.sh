@@ -28,6 +28,13 @@ declare -A OVERRIDES=(
   # number of teachers (the card's ablation): one (the strongest), about half, all five
   [gauss-jkcat-t1]="student.jk=cat;student.out_dim=512;teachers=[minimol]"
   [gauss-jkcat-t3]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
+  # the heads read the whole concatenated layer readout (5 x 300 = 1500-d, no projection):
+  # what users get from readout=embedding is then what the loss shaped
+  [cosine-jkcat-noproj]="student.jk=cat;student.projection=false;objective.name=cosine"
+  [gauss-jkcat-noproj]="student.jk=cat;student.projection=false"
+  # the sixth teacher, once its cache exists (experiments/build_zinc_caches.sh builds it last)
+  [cosine-jkcat-mordred]="student.jk=cat;student.out_dim=512;objective.name=cosine;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
+  [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
 if [ "${1:-}" != "--eval-only" ]; then
