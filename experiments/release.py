@@ -29,7 +29,7 @@ FILES = ("model.safetensors", "config.json", "card.md")
 
 
 def release(run: Path, name: str, reports: list[Path], notes: Path | None,
-            target_root: Path = ROOT / "featurizers") -> Path:
+            target_root: Path = ROOT / "featurizers", readout: str | None = None) -> Path:
     source = run / "featurizer"
     missing = [f for f in FILES if not (source / f).is_file()]
     if missing:
@@ -40,6 +40,8 @@ def release(run: Path, name: str, reports: list[Path], notes: Path | None,
         shutil.copy2(source / f, target / f)
     config = json.loads((target / "config.json").read_text())
     config["name"] = name  # the name it loads by, whatever the run was called
+    if readout is not None:  # what readout="auto" (the default) gives users of this release
+        config["readout"] = readout
     (target / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     card = (target / "card.md").read_text().splitlines()
     if card and card[0].startswith("# "):
@@ -51,6 +53,11 @@ def release(run: Path, name: str, reports: list[Path], notes: Path | None,
                   "Lower is better; one row per featurizer, one column per probe and split, "
                   "`mean` over the columns (experiments/ranks_by_split.py).", "",
                   table.round(2).to_markdown(), ""]
+    if readout is not None:
+        parts += ["## Recommended readout", "",
+                  f"`{readout}`: what `MTDFeaturizer(\"{name}\")` and `molmtd embed "
+                  f"--featurizer {name}` return by default (`readout=\"auto\"`); pass "
+                  "`readout=\"embedding\"` or `\"layers\"` to choose.", ""]
     if notes is not None:
         parts += [notes.read_text().rstrip(), ""]
     (target / "card.md").write_text("\n".join(parts))
@@ -64,8 +71,10 @@ def main() -> None:
     parser.add_argument("--report", type=Path, action="append", default=[],
                         help="evaluation report directory (results.csv, report.md)")
     parser.add_argument("--notes", type=Path, default=None, help="markdown appended to the card")
+    parser.add_argument("--readout", choices=("embedding", "layers"), default=None,
+                        help="the readout users get by default (config.json's 'readout')")
     args = parser.parse_args()
-    print(release(args.run, args.name, args.report, args.notes))
+    print(release(args.run, args.name, args.report, args.notes, readout=args.readout))
 
 
 if __name__ == "__main__":

@@ -51,12 +51,15 @@ _MIN_PARALLEL = 4000  # molecules per embed call before n_jobs > 1 starts worker
 #: "embedding": the distilled embedding (what the heads were trained on);
 #: "layers": every GNN layer's mean-pooled states, concatenated (GNNStudent.layer_embeddings)
 READOUTS = ("embedding", "layers")
+#: "auto": the readout the artifact's config recommends (its "readout" field, written at
+#: release from the evaluation), else "embedding"
+AUTO_READOUT = "auto"
 CARD = "card.md"
 #: top-level config fields this version writes (others are reported as unknown)
 CONFIG_FIELDS = frozenset({
     "format_version", "molmtd_version", "student", "graph_features", "standardize", "name",
     "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe",
-    "embedding_dim", "selected_by", "fit_seconds"})
+    "embedding_dim", "selected_by", "fit_seconds", "readout"})
 
 
 #: released featurizers inside an installed wheel (built from featurizers/ by setup.py)
@@ -149,13 +152,14 @@ class Artifact:
         directory: the artifact folder.
         device: torch device for the student.
         batch_size: molecules per forward pass.
-        readout: "embedding" (the distilled embedding, ``out_dim``) or "layers" (every
+        readout: "embedding" (the distilled embedding, ``out_dim``), "layers" (every
             layer's mean-pooled states, ``num_layers * hidden_dim``; see
-            :meth:`~molmtd.student.GNNStudent.layer_embeddings`).
+            :meth:`~molmtd.student.GNNStudent.layer_embeddings`) or "auto" (the config's
+            recommended ``readout``, else "embedding").
     """
 
     def __init__(self, directory: str | Path, device: str = "cpu", batch_size: int = 256,
-                 readout: str = "embedding"):
+                 readout: str = AUTO_READOUT):
         from safetensors.torch import load_file
 
         from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
@@ -178,9 +182,26 @@ class Artifact:
         self.student.eval().to(device)
         self.device = device
         self.batch_size = batch_size
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         self.readout = readout
+
+    @property
+    def recommended_readout(self) -> str:
+        """The readout this featurizer's release recommends ("embedding" if none)."""
+        return str(self.config.get("readout", "embedding"))
+
+    @property
+    def readout(self) -> str:
+        """The readout in use, "embedding" or "layers" ("auto" is resolved when set)."""
+        return self._readout
+
+    @readout.setter
+    def readout(self, value: str) -> None:
+        if value == AUTO_READOUT:
+            value = self.recommended_readout
+        if value not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS + (AUTO_READOUT,))},"
+                             f" got {value!r}")
+        self._readout = value
 
     @property
     def name(self) -> str:
@@ -360,6 +381,10 @@ def _read_config(directory: Path) -> dict:
         if unknown:
             raise ArtifactError(f"featurizer {directory}: field {section}.{unknown[0]} is "
                                 f"unknown to this molmtd; {_versions(config)}")
+    if config.get("readout", "embedding") not in READOUTS:
+        raise ArtifactError(f"featurizer {directory}: its recommended readout "
+                            f"{config['readout']!r} is not one of {', '.join(READOUTS)}; "
+                            f"{_versions(config)}")
     extra = sorted(set(config) - CONFIG_FIELDS)
     if extra:
         log.warning("featurizer %s: ignoring config field(s) %s unknown to molmtd %s (written "
@@ -391,7 +416,7 @@ def _load_weights(path: Path, load_file) -> dict:
 
 
 def load_artifact(path_or_name: str | Path, device: str = "cpu", batch_size: int = 256,
-                  readout: str = "embedding") -> Artifact:
+                  readout: str = AUTO_READOUT) -> Artifact:
     """Load a featurizer by path or released name (see :func:`find_artifact`)."""
     return Artifact(find_artifact(path_or_name), device=device, batch_size=batch_size,
                     readout=readout)

@@ -64,8 +64,9 @@ def embed(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
     column: Annotated[str | None, typer.Option(help="SMILES column of a table")] = None,
     readout: Annotated[str, typer.Option(
-        help="with --featurizer: embedding (the distilled embedding) or layers (every GNN "
-             "layer's mean-pooled states, concatenated)")] = "embedding",
+        help="with --featurizer: auto (the one its release recommends, else embedding), "
+             "embedding (the distilled embedding) or layers (every GNN layer's mean-pooled "
+             "states, concatenated)")] = "auto",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Embed every input row (NaN rows for invalid molecules), in input order."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molmtd.artifact import READOUTS
+from molmtd.artifact import AUTO_READOUT, READOUTS
 from molmtd.safeio import atomic_write
 from molmtd.teachers.base import TeacherOutput
 
@@ -80,7 +80,7 @@ def embed_smiles(raw: Sequence[str], teacher, *, n_jobs: int = 1,
 
 def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
                       device: str | None, chunk_size: int,
-                      readout: str = "embedding") -> tuple[TeacherOutput, dict]:
+                      readout: str = "auto") -> tuple[TeacherOutput, dict]:
     from molmtd.artifact import load_artifact
 
     kwargs = {k: v for k, v in (("batch_size", batch_size), ("device", device)) if v is not None}
@@ -95,7 +95,7 @@ def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
            else np.zeros((0, dim), np.float32))
     ok = np.concatenate([p.ok for p in parts]) if parts else np.zeros(0, bool)
     source = {"featurizer": str(featurizer), "version": str(getattr(artifact, "directory", "")),
-              "readout": readout, "dim": dim}
+              "readout": getattr(artifact, "readout", readout), "dim": dim}
     return TeacherOutput(emb.astype(np.float32, copy=False), ok, reasons), source
 
 
@@ -140,7 +140,7 @@ def write_embeddings(output_path: str | Path, raw: Sequence[str], result: Teache
 def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str | None = None,
                featurizer: str | None = None, column: str | None = None,
                batch_size: int | None = None, n_jobs: int = 1, device: str | None = None,
-               chunk_size: int = _CHUNK, readout: str = "embedding") -> dict:
+               chunk_size: int = _CHUNK, readout: str = "auto") -> dict:
     """Embed every molecule of a file and write one row per input row, in input order.
 
     Args:
@@ -155,8 +155,9 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
         device: torch device, for teachers and featurizers that take it.
         n_jobs: processes for standardisation (and the teacher, when it accepts it).
         chunk_size: molecules embedded per call (bounds memory; progress is logged).
-        readout: for a featurizer, "embedding" (the distilled embedding) or "layers" (every
-            GNN layer's mean-pooled states, concatenated); teachers have only their own.
+        readout: for a featurizer, "auto" (the one its release recommends, else
+            "embedding"), "embedding" (the distilled embedding) or "layers" (every GNN
+            layer's mean-pooled states, concatenated); teachers have only their own.
 
     Returns:
         A summary: input, output, rows, embedded, invalid, dim, the source spec and its
@@ -170,9 +171,10 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
     """
     if (teacher is None) == (featurizer is None):
         raise ValueError("embed_file: give exactly one of teacher=SPEC or featurizer=PATH_OR_NAME")
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
-    if teacher is not None and readout != "embedding":
+    if readout not in READOUTS + (AUTO_READOUT,):
+        raise ValueError(f"readout must be one of {', '.join(READOUTS + (AUTO_READOUT,))}, "
+                         f"got {readout!r}")
+    if teacher is not None and readout not in ("embedding", AUTO_READOUT):
         raise ValueError(f"readout {readout!r} applies to a distilled featurizer; a teacher "
                          "has only its own embedding")
     output_path = Path(output_path)

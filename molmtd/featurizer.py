@@ -117,9 +117,11 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         device: torch device, e.g. "cpu" or "cuda".
         n_jobs: processes for standardisation and graph building (-1 = all cores); they
             start only for inputs of a few thousand molecules or more.
-        readout: "embedding" (the distilled embedding) or "layers" (every GNN layer's
-            mean-pooled states, concatenated: wider, and better for linear probes on
-            small-corpus students; see docs/EXPERIMENTS.md).
+        readout: "auto" (the readout the featurizer's release recommends, from its
+            evaluation; "embedding" when it names none), "embedding" (the distilled
+            embedding) or "layers" (every GNN layer's mean-pooled states, concatenated:
+            wider, and better for linear probes on the students measured so far; see
+            docs/EXPERIMENTS.md).
         on_error: "raise" stops at the first molecule that cannot be embedded
             (:class:`~molmtd.errors.InvalidMoleculeError` naming its position and the
             reason); "nan" gives it a row of NaN and warns with every position.
@@ -142,12 +144,12 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "n_jobs": [Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")],
-        "readout": [StrOptions({"embedding", "layers"})],
+        "readout": [StrOptions({"auto", "embedding", "layers"})],
         "on_error": [StrOptions({"raise", "nan"})],
     }
 
     def __init__(self, featurizer: str | os.PathLike = "molmtd-base", batch_size: int = 256,
-                 device: str = "cpu", n_jobs: int = 1, readout: str = "embedding",
+                 device: str = "cpu", n_jobs: int = 1, readout: str = "auto",
                  on_error: str = "raise"):
         self.featurizer = featurizer
         self.batch_size = batch_size
@@ -286,7 +288,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
 
 
 def load_featurizer(featurizer: str | os.PathLike, *, batch_size: int = 256,
-                    device: str = "cpu", n_jobs: int = 1, readout: str = "embedding",
+                    device: str = "cpu", n_jobs: int = 1, readout: str = "auto",
                     on_error: str = "raise") -> MTDFeaturizer:
     """An :class:`MTDFeaturizer` with its model loaded now (errors surface here, not later).
 

@@ -109,7 +109,7 @@ def test_featurizer_branch_uses_the_artifact(smi_file, tmp_path, monkeypatch):
     out = tmp_path / "f.npy"
     summary = embed_file(smi_file, out, featurizer="my-featurizer", batch_size=32, chunk_size=3)
     assert seen["name"] == "my-featurizer"
-    assert seen["kwargs"] == {"batch_size": 32, "readout": "embedding"}
+    assert seen["kwargs"] == {"batch_size": 32, "readout": "auto"}
     emb = np.load(out)
     assert emb.shape == (7, 3)
     assert np.isnan(emb[[1, 3]]).all()
@@ -161,7 +161,25 @@ def test_layers_readout_through_embed_file_and_the_cli(smi_file, tmp_path):
     assert result.exit_code == 2 and "applies to a distilled featurizer" in result.output
     result = runner.invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "e.npy"),
                                  "--featurizer", str(art), "--readout", "last"])
-    assert result.exit_code == 2 and "readout must be one of embedding, layers" in result.output
+    assert result.exit_code == 2 and "readout must be one of embedding, layers, auto" in result.output
+
+
+def test_auto_readout_follows_the_release_recommendation(smi_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from molmtd.artifact import make_random_artifact
+    from molmtd.cli import app
+
+    art = make_random_artifact(tmp_path / "art", hidden_dim=8, num_layers=3)
+    config = json.loads((art / "config.json").read_text())
+    (art / "config.json").write_text(json.dumps({**config, "readout": "layers"}))
+    summary = embed_file(smi_file, tmp_path / "a.npy", featurizer=str(art))
+    assert summary["readout"] == "layers" and np.load(tmp_path / "a.npy").shape[1] == 24
+    result = CliRunner().invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "b.npy"),
+                                      "--featurizer", str(art), "--readout", "embedding"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["readout"] == "embedding"
+    assert np.load(tmp_path / "b.npy").shape[1] == 8
 
 
 @pytest.mark.parametrize("kwargs, match", [

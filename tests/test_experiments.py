@@ -118,6 +118,20 @@ def test_release_copies_renames_and_appends_the_evaluation(tmp_path):
     assert (feat.transform(["CCO", "c1ccccc1"]) == original).all()  # same weights
 
 
+def test_release_records_the_recommended_readout(tmp_path):
+    from molmtd.artifact import make_random_artifact
+    from molmtd.featurizer import MTDFeaturizer
+
+    release = _load("release")
+    run = tmp_path / "run"
+    make_random_artifact(run / "featurizer", hidden_dim=8, num_layers=3)
+    (run / "featurizer" / "card.md").write_text("# molmtd featurizer: run\n")
+    target = release.release(run, "m", [], None, target_root=tmp_path / "f", readout="layers")
+    assert "## Recommended readout\n\n`layers`" in (target / "card.md").read_text()
+    assert MTDFeaturizer(str(target)).transform(["CCO"]).shape == (1, 24)
+    assert MTDFeaturizer(str(run / "featurizer")).transform(["CCO"]).shape == (1, 8)
+
+
 def test_release_refuses_an_unfinished_run(tmp_path):
     release = _load("release")
     (tmp_path / "run" / "featurizer").mkdir(parents=True)

@@ -73,10 +73,29 @@ def test_layers_readout_is_wider_aligned_and_switchable(artifact, reference):
     np.testing.assert_array_equal(f.transform(SMILES), reference)
 
 
+def test_auto_readout_is_the_release_recommendation(tmp_path):
+    import json
+
+    from molmtd.artifact import ArtifactError, make_random_artifact
+
+    art = make_random_artifact(tmp_path / "art", seed=0, hidden_dim=32)
+    assert MTDFeaturizer(art).transform(SMILES).shape == (len(SMILES), 32)  # none recommended
+    config = json.loads((art / "config.json").read_text())
+    (art / "config.json").write_text(json.dumps({**config, "readout": "layers"}))
+    auto = MTDFeaturizer(art)
+    assert auto.transform(SMILES).shape == (len(SMILES), 64) and auto.dim == 64
+    np.testing.assert_array_equal(auto.transform(SMILES),
+                                  MTDFeaturizer(art, readout="layers").transform(SMILES))
+    assert MTDFeaturizer(art, readout="embedding").transform(SMILES).shape[1] == 32
+    (art / "config.json").write_text(json.dumps({**config, "readout": "last"}))
+    with pytest.raises(ArtifactError, match="recommended readout 'last' is not one of"):
+        MTDFeaturizer(art).transform(SMILES)
+
+
 def test_constructor_stores_only_and_fit_checks(tmp_path):
     f = MTDFeaturizer(tmp_path / "missing", batch_size=7)
     assert f.get_params() == {"featurizer": tmp_path / "missing", "batch_size": 7,
-                              "device": "cpu", "n_jobs": 1, "readout": "embedding",
+                              "device": "cpu", "n_jobs": 1, "readout": "auto",
                               "on_error": "raise"}
     assert not hasattr(f, "_artifact_cache")
     with pytest.raises(FileNotFoundError, match="neither a directory"):
