@@ -161,7 +161,8 @@ def test_layers_readout_through_embed_file_and_the_cli(smi_file, tmp_path):
     assert result.exit_code == 2 and "applies to a distilled featurizer" in result.output
     result = runner.invoke(app, ["embed", str(smi_file), "-o", str(tmp_path / "e.npy"),
                                  "--featurizer", str(art), "--readout", "last"])
-    assert result.exit_code == 2 and "readout must be one of embedding, layers, auto" in result.output
+    assert result.exit_code == 2
+    assert "readout must be one of embedding, layers, auto" in result.output
 
 
 def test_auto_readout_follows_the_release_recommendation(smi_file, tmp_path):
