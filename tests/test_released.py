@@ -27,14 +27,18 @@ def test_molmtd_base_is_the_default_featurizer_and_keeps_rows_aligned():
     from molmtd import MTDFeaturizer
 
     assert "molmtd-base" in released_featurizers()
-    feat = MTDFeaturizer()  # the default name
+    feat = MTDFeaturizer()  # the default name, and the readout its card recommends
+    artifact = load_artifact("molmtd-base")
+    dim = {"embedding": 512, "layers": 1500}[artifact.recommended_readout]  # 5 x 300 layers
+    assert artifact.dim == dim
     smiles = ["CCO", "not_a_smiles", "c1ccccc1O"]
     emb = feat.embed(smiles)
-    assert emb.embeddings.shape == (3, 512) and emb.ok.tolist() == [True, False, True]
+    assert emb.embeddings.shape == (3, dim) and emb.ok.tolist() == [True, False, True]
     assert set(emb.reasons) == {1}
     np.testing.assert_array_equal(emb.embeddings[[0, 2]],
                                   feat.embed(["CCO", "c1ccccc1O"]).embeddings)
-    assert feat.get_feature_names_out().shape == (512,)
+    assert feat.get_feature_names_out().shape == (dim,)
+    assert MTDFeaturizer(readout="embedding").transform(["CCO"]).shape == (1, 512)
 
 
 def _copy_source_tree(dst):
@@ -99,7 +103,7 @@ def test_wheel_ships_every_released_featurizer_and_loads_them_by_name(tmp_path):
     from molmtd import MTDFeaturizer
 
     base = MTDFeaturizer("molmtd-base").transform(smiles)  # the clone's copy
-    assert base.shape == (3, 512)
+    assert base.shape == (3, load_artifact("molmtd-base").dim)
     np.testing.assert_allclose(np.asarray(out["base"]), base, atol=1e-5)
 
 
