@@ -21,7 +21,9 @@ TEACHERS = ("ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("report_dir", type=Path)
-    parser.add_argument("runs", type=Path, nargs="+", help="run directories (RUN/featurizer)")
+    parser.add_argument("runs", nargs="+",
+                        help="run directories (RUN/featurizer); RUN@embedding scores that run "
+                             "with its own readouts instead of --readout's")
     parser.add_argument("--model", default="ridge")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--max-molecules", type=int, default=2000)
@@ -34,8 +36,12 @@ def main() -> None:
     from molmtd.paths import resolve_cache_dir
     from molmtd.teachers.base import split_spec_list
 
-    featurizers = [run / "featurizer" for run in args.runs
-                   if (run / "featurizer" / "config.json").is_file()]
+    featurizers = []
+    for arg in args.runs:  # RUN or RUN@readout[,readout]: that run with its own readouts
+        run, _, own = str(arg).partition("@")
+        path = Path(run) / "featurizer"
+        if (path / "config.json").is_file():
+            featurizers.append((path, own.split(",")) if own else path)
     if not featurizers:
         raise SystemExit("no finished run (RUN/featurizer/config.json) among the arguments")
     report = evaluate_featurizers(

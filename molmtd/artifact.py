@@ -59,7 +59,7 @@ CARD = "card.md"
 CONFIG_FIELDS = frozenset({
     "format_version", "molmtd_version", "student", "graph_features", "standardize", "name",
     "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe",
-    "embedding_dim", "selected_by", "fit_seconds", "readout"})
+    "embedding_dim", "selected_by", "fit_seconds", "readout", "compression"})
 
 
 #: released featurizers inside an installed wheel (built from featurizers/ by setup.py)

@@ -51,11 +51,17 @@ def _sources(featurizer, against: Sequence, include_ecfp: bool,
         featurizers = [featurizer]
     else:
         featurizers = list(featurizer)
-    for path_or_name in featurizers:
-        from molmtd.artifact import load_artifact
+    for entry in featurizers:
+        from molmtd.artifact import READOUTS, load_artifact
 
+        # an entry is a path/name, or a (path/name, readouts) pair with its own readouts
+        path_or_name, own = entry if isinstance(entry, tuple) else (entry, readouts)
+        bad = [r for r in own if r not in READOUTS]
+        if bad or not own:
+            raise EvaluationError(f"unknown readout(s) {bad} for {path_or_name}; expected "
+                                  f"some of {', '.join(READOUTS)}")
         loaded = load_artifact(path_or_name)
-        for readout in readouts:
+        for readout in own:
             artifact = copy.copy(loaded)  # shares the student: the weights are read once
             artifact.readout = readout
             label = f"molmtd:{artifact.name}" + ("" if readout == "embedding" else f"[{readout}]")
@@ -296,7 +302,9 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
 
     Args:
         featurizer: distilled featurizer path or released name, or a list of them (each
-            is labelled ``molmtd:<recipe name>``); None: teachers only.
+            is labelled ``molmtd:<recipe name>``); a list entry may be a ``(path or name,
+            readouts)`` pair, scored with its own readouts instead of ``readouts`` (e.g. a
+            compressed featurizer, whose layer readout is its source's); None: teachers only.
         against: teacher specs (e.g. "ecfp:radius=2", "maccs", "physchem") or Teachers.
         datasets: task names (default :data:`~molmtd.downstream.datasets.DEFAULT_DATASETS`,
             the report tasks under 5000 molecules). Development tasks

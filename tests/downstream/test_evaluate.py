@@ -218,6 +218,19 @@ def test_both_readouts_of_a_featurizer_are_scored(artifact, tmp_path):
         evaluate_featurizers(artifact, ["maccs"], readouts=("last",), out_dir=tmp_path)
 
 
+def test_a_featurizer_entry_can_carry_its_own_readouts(artifact, tmp_path):
+    other = make_random_artifact(tmp_path / "other", seed=1)
+    evaluate_featurizers([artifact, (other, ["layers"])], ["maccs"], datasets=["freesolv"],
+                         splits=("random",), seeds=(0,), max_molecules=80, include_ecfp=False,
+                         clustering=False, readouts=("embedding", "layers"),
+                         out_dir=tmp_path / "r")
+    results = pd.read_csv(tmp_path / "r" / "results.csv")
+    assert set(results["featurizer"]) == {"molmtd:rand", "molmtd:rand[layers]",
+                                          "molmtd:other[layers]", "maccs"}
+    with pytest.raises(EvaluationError, match=r"unknown readout\(s\) \['pca'\] for"):
+        evaluate_featurizers([(other, ["pca"])], ["maccs"], out_dir=tmp_path)
+
+
 def test_dev_tasks_are_refused_in_a_report_unless_asked(tmp_path):
     with pytest.raises(EvaluationError, match=r"\['bace'\] are development tasks.*"
                                               r"allow_dev_tasks=True"):
