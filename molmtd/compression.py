@@ -54,7 +54,7 @@ def compress_layer_readout(source: str | Path, target: str | Path, smiles: Seque
     import torch
     from sklearn.decomposition import PCA
 
-    from molmtd.artifact import Artifact, CARD, find_artifact, save_artifact
+    from molmtd.artifact import CARD, Artifact, find_artifact, save_artifact
     from molmtd.student import GNNStudent
 
     source_dir = find_artifact(source)
