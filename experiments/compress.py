@@ -37,7 +37,7 @@ def main() -> None:
     pick = np.random.default_rng(args.seed).choice(len(smiles), args.molecules, replace=False)
     target = compress_layer_readout(args.run / "featurizer", args.out / "featurizer",
                                     [smiles[i] for i in np.sort(pick)], dim=args.dim,
-                                    n_jobs=args.n_jobs, seed=args.seed)
+                                    n_jobs=args.n_jobs, seed=args.seed, name=args.out.name)
     record = json.loads((target / "config.json").read_text())["compression"]
     print(f"{target}: {record} ({time.perf_counter() - start:.0f} s)")
 

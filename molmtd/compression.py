@@ -28,7 +28,8 @@ __all__ = ["compress_layer_readout"]
 
 
 def compress_layer_readout(source: str | Path, target: str | Path, smiles: Sequence[str], *,
-                           dim: int = 512, n_jobs: int = 1, seed: int = 0) -> Path:
+                           dim: int = 512, n_jobs: int = 1, seed: int = 0,
+                           name: str | None = None) -> Path:
     """Write a copy of ``source`` whose embedding is the PCA of its layer readout.
 
     Args:
@@ -42,6 +43,7 @@ def compress_layer_readout(source: str | Path, target: str | Path, smiles: Seque
             molecules.
         n_jobs: processes for standardisation and graph building.
         seed: ``random_state`` of scikit-learn's PCA (its randomised solver).
+        name: the compressed featurizer's name (default ``<source name>-pca<dim>``).
 
     Returns:
         ``target``. Its config records the fit under ``"compression"`` (method, molecules,
@@ -100,7 +102,8 @@ def compress_layer_readout(source: str | Path, target: str | Path, smiles: Seque
              if k not in ("format_version", "molmtd_version", "student", "graph_features",
                           "standardize")}
     extra.update({
-        "name": target.name, "embedding_dim": dim, "readout": "embedding",
+        "name": name or f"{config.get('name', source_dir.name)}-pca{dim}",
+        "embedding_dim": dim, "readout": "embedding",
         "compression": {"method": "pca", "of": "layers", "dim": dim, "n_molecules": len(X),
                         "explained_variance": round(explained, 6),
                         "source": str(config.get("name", source_dir.name))}})

@@ -64,7 +64,10 @@ def test_config_records_the_fit_and_keeps_metadata(jkcat_artifact, moses_smiles,
     assert record["method"] == "pca" and record["dim"] == 5 and record["of"] == "layers"
     assert record["n_molecules"] == 100  # the two invalid inputs were skipped
     assert 0 < record["explained_variance"] <= 1
-    assert config["name"] == "small" and config["teachers"] == ["ecfp"]
+    assert config["name"] == "jkcat-pca5" and config["teachers"] == ["ecfp"]
+    named = compress_layer_readout(jkcat_artifact, tmp_path / "named" / "featurizer",
+                                   smiles, dim=5, name="jk5")
+    assert json.loads((named / "config.json").read_text())["name"] == "jk5"
     assert config["student"]["out_dim"] == 5 and config["embedding_dim"] == 5
     card = (target / "card.md").read_text()
     assert card.startswith("# jkcat") and "## Compressed embedding" in card
