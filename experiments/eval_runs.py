@@ -6,6 +6,10 @@ subsets are cached under <cache>/evaluate), the `ridge` probe unless --model say
 
     .venv/bin/python experiments/eval_runs.py ~/.cache/molmtd/runs/scale50k/report-s1-ridge \\
         ~/.cache/molmtd/runs/scale50k/*/ ~/.cache/molmtd/runs/screen10k/jkcat
+
+A featurizer folder (one holding config.json, e.g. featurizers/molmtd-base) is scored as
+it is, so the released model can sit in the same report as the runs. `--teachers` replaces
+the teacher list (add `mordred` when a run distilled it).
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("report_dir", type=Path)
     parser.add_argument("runs", nargs="+",
-                        help="run directories (RUN/featurizer); RUN@embedding scores that run "
+                        help="run directories (RUN/featurizer) or featurizer folders; RUN@embedding scores that run "
                              "with its own readouts instead of --readout's")
     parser.add_argument("--model", default="ridge")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--max-molecules", type=int, default=2000)
     parser.add_argument("--readout", default="embedding")
+    parser.add_argument("--teachers", default=TEACHERS,
+                        help=f"comma-separated teacher specs to score beside the runs "
+                             f"(default: {TEACHERS})")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -39,13 +46,13 @@ def main() -> None:
     featurizers = []
     for arg in args.runs:  # RUN or RUN@readout[,readout]: that run with its own readouts
         run, _, own = str(arg).partition("@")
-        path = Path(run) / "featurizer"
+        path = Path(run) if (Path(run) / "config.json").is_file() else Path(run) / "featurizer"
         if (path / "config.json").is_file():
             featurizers.append((path, own.split(",")) if own else path)
     if not featurizers:
         raise SystemExit("no finished run (RUN/featurizer/config.json) among the arguments")
     report = evaluate_featurizers(
-        featurizers, split_spec_list(TEACHERS), seeds=tuple(range(args.seeds)), model=args.model,
+        featurizers, split_spec_list(args.teachers), seeds=tuple(range(args.seeds)), model=args.model,
         max_molecules=args.max_molecules, out_dir=args.report_dir,
         cache_dir=resolve_cache_dir(None), readouts=args.readout.split(","))
     print(f"report: {report}")
