@@ -21,7 +21,7 @@ import torch
 
 from molmtd.batching import ResumableBatchSampler, ResumableLoader
 from molmtd.paths import resolve_cache_dir
-from molmtd.recipe import Recipe
+from molmtd.recipe import Recipe, teacher_labels  # noqa: F401 (re-exported)
 from molmtd.safeio import atomic_write, directory_lock
 
 __all__ = ["DistillDataModule", "DistillDataset", "teacher_labels", "CacheLayout"]
@@ -35,12 +35,6 @@ def _sha(text: str, n: int = 16) -> str:
 
 def _n_jobs(n: int) -> int:
     return (os.cpu_count() or 1) if n == -1 else max(1, n)
-
-
-def teacher_labels(specs: list[str]) -> list[str]:
-    """Short names for metrics and module keys: the spec's name, suffixed when repeated."""
-    names = [s.split(":", 1)[0].strip() for s in specs]
-    return [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class DistillModule(L.LightningModule):
             objective["name"], self.student.out_dim, self.teacher_dims,
             n_modes=objective["n_modes"], hidden_dim=objective["head_hidden_dim"],
             num_layers=objective["head_num_layers"], loss_scale=objective["loss_scale"],
+            teacher_weights=objective.get("teacher_weights") or None,
             **({"min_log_scale": objective.get("min_log_scale", -7.0)}
                if "min_log_scale" in objective_options(objective["name"]) else {}))
         self.use_mi = bool(objective["mi_estimate"]) and objective["name"] == "gaussian"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from molmtd.errors import RecipeError
 
@@ -26,6 +26,12 @@ __all__ = [
     "load_recipe",
     "apply_overrides",
 ]
+
+
+def teacher_labels(specs: list[str]) -> list[str]:
+    """Short names for metrics and module keys: the spec's name, suffixed when repeated."""
+    names = [s.split(":", 1)[0].strip() for s in specs]
+    return [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
 
 
 class _Section(BaseModel):
@@ -114,6 +120,10 @@ class ObjectiveConfig(_Section):
     head_hidden_dim: int = Field(default=512, ge=1)
     head_num_layers: int = Field(default=2, ge=1)
     loss_scale: float = Field(default=1.0, gt=0)
+    teacher_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="teacher label (the spec's name, e.g. minimol) -> weight > 0 of its loss; "
+                    "teachers left out weigh 1")
     # Defaults from runs/qs10k_* (quickstart teachers, 10k MOSES, 15 epochs; see README): with
     # -7 and no clip, MACCS validation NLL rose from epoch 1 and early stopping fired at 4;
     # with clip 5 and -2.5 every teacher's validation loss fell for 12 epochs.
@@ -205,6 +215,19 @@ class Recipe(_Section):
             seen.add(spec)
         return specs
 
+    @model_validator(mode="after")
+    def _weights_name_teachers(self) -> Recipe:
+        # caught here, before hours of cache building, rather than when the heads are built
+        labels = teacher_labels(self.teachers)
+        unknown = sorted(set(self.objective.teacher_weights) - set(labels))
+        if unknown:
+            raise ValueError(f"objective.teacher_weights names {unknown}, which are not among "
+                             f"the teachers' labels {labels}")
+        bad = {k: w for k, w in self.objective.teacher_weights.items() if not 0 < w < float("inf")}
+        if bad:
+            raise ValueError(f"objective.teacher_weights must be finite and > 0; got {bad}")
+        return self
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
@@ -240,7 +263,9 @@ def _format_error(err: ValidationError, source: str) -> str:
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or "(top level)"
         got = e.get("input")
-        if e["type"] == "extra_forbidden":
+        if not e["loc"]:  # a check across sections (model validator): its message says all
+            lines.append(f"  - {e['msg'].removeprefix('Value error, ')}")
+        elif e["type"] == "extra_forbidden":
             fix = "remove it or check its spelling (see recipes/quickstart.yaml)"
             lines.append(f"  - field '{field}' is not a recipe field; {fix}")
         elif e["type"] == "missing":

@@ -293,6 +293,35 @@ def test_l2_and_cosine_with_an_identity_head():
         assert per["t"].item() == pytest.approx(value)
 
 
+@pytest.mark.parametrize("name", ["gaussian", "l2", "cosine"])
+def test_teacher_weights_scale_each_teacher_in_the_total_only(name):
+    torch.manual_seed(0)
+    dims = {"a": 3, "b": 2}
+    plain = build_objective(name, 4, dims, hidden_dim=8)
+    weighted = build_objective(name, 4, dims, hidden_dim=8, teacher_weights={"b": 3.0})
+    weighted.load_state_dict(plain.state_dict())  # same heads: only the weighting differs
+    ok = torch.ones(5, dtype=torch.bool)
+    batch = {label: (torch.randn(5, d), ok) for label, d in dims.items()}
+    s = torch.randn(5, 4)
+    total, per = plain(s, batch)
+    total_w, per_w = weighted(s, batch)
+    # the per-teacher losses (logged, compared across runs) stay unweighted
+    assert all(torch.equal(per[k], per_w[k]) for k in dims)
+    assert total.item() == pytest.approx((per["a"] + per["b"]).item(), rel=1e-6)
+    assert total_w.item() == pytest.approx((per["a"] + 3.0 * per["b"]).item(), rel=1e-6)
+    assert weighted.teacher_weights == {"a": 1.0, "b": 3.0}
+    assert "teacher_weights={'b': 3.0}" in repr(weighted)
+
+
+def test_teacher_weights_errors_name_the_labels_and_values():
+    with pytest.raises(ValueError, match=r"names \['c'\], which are not among the teachers "
+                                         r"\['a', 'b'\]"):
+        build_objective("gaussian", 4, {"a": 3, "b": 2}, teacher_weights={"c": 2.0})
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="teacher_weights must be finite floats > 0"):
+            build_objective("l2", 4, {"a": 3}, teacher_weights={"a": bad})
+
+
 # -- batch validation ---------------------------------------------------------------------
 def test_objective_rejects_wrong_teachers_and_shapes():
     obj = build_objective("gaussian", 5, {"a": 3}, hidden_dim=8)

@@ -96,3 +96,15 @@ def test_yaml_tags_that_would_run_code_are_refused(tmp_path):
         load_recipe(RECIPES / "quickstart.yaml",
                     [f"name=!!python/object/apply:os.system ['touch {marker}']"])
     assert not marker.exists()
+
+
+def test_teacher_weights_name_the_teachers_by_label():
+    r = load_recipe(RECIPES / "quickstart.yaml",
+                    ["teachers=[maccs,'ecfp:radius=2']", "objective.teacher_weights={ecfp: 2.5}"])
+    assert r.objective.teacher_weights == {"ecfp": 2.5}
+    with pytest.raises(RecipeError, match=r"names \['ecf'\], which are not among the "
+                                          r"teachers' labels \['maccs', 'ecfp'\]"):
+        load_recipe(data={"teachers": ["maccs", "ecfp"],
+                          "objective": {"teacher_weights": {"ecf": 1}}})
+    with pytest.raises(RecipeError, match=r"must be finite and > 0; got \{'maccs': -1.0\}"):
+        load_recipe(data={"teachers": ["maccs"], "objective": {"teacher_weights": {"maccs": -1}}})

@@ -21,13 +21,14 @@ TeacherBatch = dict[str, tuple[Tensor, Tensor]]
 class DistillObjective(nn.Module):
     """Sum over teachers of a per-teacher loss computed by a head on the student embedding.
 
-    ``total = loss_scale * sum_k L_k`` where ``L_k`` is the mean of a per-row loss over the
-    rows whose mask is True. Rows whose mask is False (molecules the teacher could not
-    embed) are replaced by zeros before the head sees them and their losses are selected
-    away with ``torch.where``, so NaN, inf or garbage there never reaches the loss or the
-    gradients (multiplying a NaN by 0 would). A teacher with no valid row in the batch
-    contributes exactly 0 while staying in the autograd graph (zero gradients, so data-
-    parallel training finds every head parameter used). No device-to-host sync is needed.
+    ``total = loss_scale * sum_k w_k L_k`` where ``L_k`` is the mean of a per-row loss over
+    the rows whose mask is True and ``w_k`` the teacher's weight (1 unless given). Rows
+    whose mask is False (molecules the teacher could not embed) are replaced by zeros
+    before the head sees them and their losses are selected away with ``torch.where``, so
+    NaN, inf or garbage there never reaches the loss or the gradients (multiplying a NaN by
+    0 would). A teacher with no valid row in the batch contributes exactly 0 while staying
+    in the autograd graph (zero gradients, so data-parallel training finds every head
+    parameter used). No device-to-host sync is needed.
 
     Subclasses set ``head_for(dim)`` and ``row_losses(label, s, t)``.
 
@@ -38,6 +39,10 @@ class DistillObjective(nn.Module):
         num_layers: head MLP depth.
         loss_scale: multiplies the total (the reference's c = 512 when ``L_k`` is per
             dimension, as for every objective here).
+        teacher_weights: teacher label -> weight ``w_k`` > 0 of its loss in the total; the
+            labels left out weigh 1. Every ``L_k`` is per dimension, so by default each
+            teacher pulls equally whatever its width; a weight lets one teacher (say the
+            strongest, which the student learns least) pull harder.
 
     Attributes:
         heads: ``nn.ModuleDict`` label -> head (the trainer gives them their own optimiser).
@@ -47,13 +52,15 @@ class DistillObjective(nn.Module):
         - returns (total ``[]``, label -> unscaled ``L_k`` ``[]``)
 
     Raises:
-        ValueError: bad sizes, labels or loss_scale at construction; the batch's teachers
+        ValueError: bad sizes, labels, loss_scale or teacher_weights at construction; the
+            batch's teachers
             differ from the heads' at call time.
         ShapeError: a tensor of the batch has the wrong shape.
     """
 
     def __init__(self, student_dim: int, teacher_dims: dict[str, int], *, hidden_dim: int = 512,
-                 num_layers: int = 2, loss_scale: float = 1.0):
+                 num_layers: int = 2, loss_scale: float = 1.0,
+                 teacher_weights: dict[str, float] | None = None):
         super().__init__()
         name = type(self).__name__
         if not teacher_dims:
@@ -66,6 +73,16 @@ class DistillObjective(nn.Module):
                 and loss_scale > 0):
             raise ValueError(f"The 'loss_scale' parameter of {name} must be a finite float > 0. "
                              f"Got {loss_scale!r} instead.")
+        weights = dict(teacher_weights or {})
+        unknown = sorted(set(weights) - set(teacher_dims))
+        if unknown:
+            raise ValueError(f"{name}: teacher_weights names {unknown}, which are not among the "
+                             f"teachers {sorted(teacher_dims)}")
+        bad = {k: w for k, w in weights.items()
+               if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0)}
+        if bad:
+            raise ValueError(f"{name}: teacher_weights must be finite floats > 0. Got {bad}")
+        self.teacher_weights = {label: float(weights.get(label, 1.0)) for label in teacher_dims}
         self.student_dim = int(student_dim)
         self.teacher_dims = {label: int(d) for label, d in teacher_dims.items()}
         self.hidden_dim = int(hidden_dim)
@@ -107,11 +124,14 @@ class DistillObjective(nn.Module):
             rows = self.row_losses(label, student, clean)
             rows = torch.where(ok, rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
             per_teacher[label] = rows.sum() / ok.sum().clamp(min=1)
-        total = self.loss_scale * torch.stack(list(per_teacher.values())).sum()
+        total = self.loss_scale * torch.stack(
+            [self.teacher_weights[label] * loss for label, loss in per_teacher.items()]).sum()
         return total, per_teacher
 
     def extra_repr(self) -> str:
-        return f"student_dim={self.student_dim}, loss_scale={self.loss_scale}"
+        weighted = {k: w for k, w in self.teacher_weights.items() if w != 1.0}
+        return (f"student_dim={self.student_dim}, loss_scale={self.loss_scale}"
+                + (f", teacher_weights={weighted}" if weighted else ""))
 
 
 class GaussianObjective(DistillObjective):
@@ -125,18 +145,20 @@ class GaussianObjective(DistillObjective):
         n_modes: mixture components M per head (the reference uses 1).
         min_log_scale: lower clamp of the heads' log standard deviations.
         max_log_scale: upper clamp of the heads' log standard deviations.
-        student_dim, teacher_dims, hidden_dim, num_layers, loss_scale: see
+        student_dim, teacher_dims, hidden_dim, num_layers, loss_scale, teacher_weights: see
             :class:`DistillObjective`.
     """
 
     def __init__(self, student_dim: int, teacher_dims: dict[str, int], *, n_modes: int = 1,
                  hidden_dim: int = 512, num_layers: int = 2, loss_scale: float = 1.0,
-                 min_log_scale: float = -7.0, max_log_scale: float = 5.0):
+                 min_log_scale: float = -7.0, max_log_scale: float = 5.0,
+                 teacher_weights: dict[str, float] | None = None):
         # set before the base constructor, which builds the heads with ``head_for``
         self.n_modes = int(n_modes)
         self.min_log_scale, self.max_log_scale = float(min_log_scale), float(max_log_scale)
         super().__init__(student_dim, teacher_dims, hidden_dim=hidden_dim,
-                         num_layers=num_layers, loss_scale=loss_scale)
+                         num_layers=num_layers, loss_scale=loss_scale,
+                         teacher_weights=teacher_weights)
 
     def head_for(self, dim: int) -> GaussianMixtureHead:
         return GaussianMixtureHead(self.student_dim, dim, n_modes=self.n_modes,
@@ -164,14 +186,16 @@ class L2Objective(DistillObjective):
 
     Args:
         n_modes: accepted and ignored, so one recipe section can build any objective.
-        student_dim, teacher_dims, hidden_dim, num_layers, loss_scale: see
+        student_dim, teacher_dims, hidden_dim, num_layers, loss_scale, teacher_weights: see
             :class:`DistillObjective`.
     """
 
     def __init__(self, student_dim: int, teacher_dims: dict[str, int], *, n_modes: int = 1,
-                 hidden_dim: int = 512, num_layers: int = 2, loss_scale: float = 1.0):
+                 hidden_dim: int = 512, num_layers: int = 2, loss_scale: float = 1.0,
+                 teacher_weights: dict[str, float] | None = None):
         super().__init__(student_dim, teacher_dims, hidden_dim=hidden_dim,
-                         num_layers=num_layers, loss_scale=loss_scale)
+                         num_layers=num_layers, loss_scale=loss_scale,
+                         teacher_weights=teacher_weights)
 
     def head_for(self, dim: int) -> RegressionHead:
         return RegressionHead(self.student_dim, dim, hidden_dim=self.hidden_dim,
