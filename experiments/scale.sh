@@ -32,8 +32,11 @@ declare -A OVERRIDES=(
   # what users get from readout=embedding is then what the loss shaped
   [cosine-jkcat-noproj]="student.jk=cat;student.projection=false;objective.name=cosine"
   [gauss-jkcat-noproj]="student.jk=cat;student.projection=false"
+  # MiniMol, the strongest teacher and the one the student learns least, pulls 3x harder
+  [gauss-jkcat-noproj-mm3]="student.jk=cat;student.projection=false;objective.teacher_weights={minimol: 3}"
   # the sixth teacher, once its cache exists (experiments/build_zinc_caches.sh builds it last)
   [cosine-jkcat-mordred]="student.jk=cat;student.out_dim=512;objective.name=cosine;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
+  [gauss-jkcat-noproj-mordred]="student.jk=cat;student.projection=false;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
