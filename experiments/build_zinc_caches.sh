@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Build the zinc recipe's caches (250k MOSES molecules, every offline teacher) in the
 # background, niced, in an order that makes partial progress useful:
-#   1. rows [0, 50k) for every teacher but mordred -> 50k ablations can start
-#   2. mordred on [0, 50k)                           -> the six-teacher 50k ablation
-#   3. rows [0, 250k) for the five fast teachers     -> the release run can start
-#   4. mordred on [0, 250k)                          -> slowest teacher (~7-15 mol/s/core)
-# (50k first: a machine whose cache was wiped gets a full controlled 50k comparison within
-# one session; the 250k stages take most of a second one. The 10k/20k screening sets are
-# prefixes of the same shards: `stage 10000 "$FAST"` builds them if a screen needs them.)
+#   1. rows [0, 50k) for every teacher but mordred -> 50k ablations can start (~16 min)
+#   2. rows [0, 250k) for the same teachers          -> the release run can start (~1 h)
+#   3. mordred on [0, 50k), then on [0, 250k)        -> slowest teacher (~7-15 mol/s/core)
+# (On a machine whose cache was wiped, stages 1-2 plus one 250k training fit in a session.
+# The 10k/20k screening sets are prefixes of the same shards: `stage 10000 "$FAST"` builds
+# them if a screen needs them.)
 # Every stage resumes from finished shards: run this script again after an interruption.
 # Caches go to $MOLMTD_CACHE_DIR or ~/.cache/molmtd (outside the checkout); the log and the
 # process-group id go to <cache>/logs/. Pause it while benchmarking:
@@ -31,7 +30,7 @@ stage() {  # stage <rows or null> <teachers override>
   echo "== $(date -Is) stage rows=$1 done in $((SECONDS - t0)) s" >> "$LOG"
 }
 stage 50000 "$FAST"
-stage 50000 "teachers=[mordred]"
 stage null "$FAST"
+stage 50000 "teachers=[mordred]"
 stage null "teachers=[mordred]"
 echo "== $(date -Is) all caches built" >> "$LOG"
