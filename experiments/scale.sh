@@ -35,6 +35,8 @@ declare -A OVERRIDES=(
   # twice the epochs (the 6-epoch runs' validation loss was still falling; the schedule
   # spans max_epochs, so this is a run of its own, not a resumed one)
   [gauss-jkcat-noproj-e12]="student.jk=cat;student.projection=false;training.max_epochs=12"
+  [l2-jkcat-noproj-e12]="student.jk=cat;student.projection=false;training.max_epochs=12;objective.name=l2"
+  [cosine-jkcat-noproj-e12]="student.jk=cat;student.projection=false;training.max_epochs=12;objective.name=cosine"
   # MiniMol, the strongest teacher and the one the student learns least, pulls 3x harder
   [gauss-jkcat-noproj-mm3]="student.jk=cat;student.projection=false;objective.teacher_weights={minimol: 3}"
   # the sixth teacher, once its cache exists (experiments/build_zinc_caches.sh builds it last)
