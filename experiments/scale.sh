@@ -37,6 +37,11 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-e12]="student.jk=cat;student.projection=false;training.max_epochs=12"
   [l2-jkcat-noproj-e12]="student.jk=cat;student.projection=false;training.max_epochs=12;objective.name=l2"
   [cosine-jkcat-noproj-e12]="student.jk=cat;student.projection=false;training.max_epochs=12;objective.name=cosine"
+  # corpus size at a fixed budget (run with SCALE_N=250000): the release's 2,112 optimiser
+  # steps (50k rows x 12 epochs) spread over 250k rows (each row seen ~2x instead of ~11x),
+  # and the longer run that more rows allow
+  [gauss-jkcat-noproj-s2112]="student.jk=cat;student.projection=false;training.max_epochs=3;training.max_steps=2112"
+  [gauss-jkcat-noproj-e6]="student.jk=cat;student.projection=false;training.max_epochs=6"
   # MiniMol, the strongest teacher and the one the student learns least, pulls 3x harder
   [gauss-jkcat-noproj-mm3]="student.jk=cat;student.projection=false;objective.teacher_weights={minimol: 3}"
   # the sixth teacher, once its cache exists (experiments/build_zinc_caches.sh builds it last)
