@@ -249,6 +249,48 @@ def test_skipping_charge_steps_changes_no_key(moses_smiles, monkeypatch, options
     assert standardize_many(items, **options) == fast
 
 
+# One molecule (or more) per default normalization of RDKit's Normalizer that it changes
+# (the neutral nitro form, the sulfoxides, the charged transforms), and neighbours it
+# leaves alone; RDKit's sanitisation already rewrites neutral azides, diazo and pyridine
+# oxides, so no input reaches the normalizer in those forms.
+_NORMALIZER_CASES = [
+    "CP(=O)=O", "CP(=O)(=S)", "CS(C)=O", "CN(C)S(C)=O", "C[S+2]([O-])([O-])C",
+    "[O-][P+](C)(C)[O-]", "C[C+](N)NC", "C[P+](N)(C)NC", "CNNCC[N+]#N", "[O-]C=[N+](C)C",
+    "C=C[N+](C)=CC=C[O-]", "NC=[N+](C)C", "O=n1ccccc1", "CN=N#N", "C=N#N",
+    "O=[N+]([O-])c1ccccc1", "CS(=O)(=O)C", "CC(=O)[O-]",
+]
+
+
+def test_normalizer_guard_catches_every_molecule_the_normalizer_changes(moses_smiles):
+    from rdkit import Chem
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    from molmtd.molecules import _normalizer_applies
+
+    normalizer = rdMolStandardize.Normalizer()
+    changed = 0
+    for smi in moses_smiles + _CHARGED_AND_ODD + _NORMALIZER_CASES:
+        mol = Chem.MolFromSmiles(smi)
+        if mol is None:
+            continue
+        if Chem.MolToSmiles(normalizer.normalize(mol)) != Chem.MolToSmiles(mol):
+            changed += 1
+            assert _normalizer_applies(mol), smi
+    assert changed >= 12  # the cases above exercise the transforms, not only the guard
+    assert not _normalizer_applies(Chem.MolFromSmiles("CS(=O)(=O)c1ccccc1C(=O)N"))
+
+
+@pytest.mark.parametrize("options", [{}, {"uncharge": False, "reionize": False}])
+def test_skipping_the_normalizer_changes_no_key(moses_smiles, monkeypatch, options):
+    """Keys with the guard equal keys with the normalizer always run."""
+    import molmtd.molecules as molecules
+
+    items = moses_smiles + _CHARGED_AND_ODD + _NORMALIZER_CASES
+    fast = standardize_many(items, **options)
+    monkeypatch.setattr(molecules, "_normalizer_applies", lambda mol: True)
+    assert standardize_many(items, **options) == fast
+
+
 def test_parse_equals_datamol_parse_and_sanitize(moses_smiles):
     import datamol as dm
     from rdkit import Chem
