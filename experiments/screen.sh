@@ -19,6 +19,9 @@ CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
 N="${SCREEN_N:-20000}"
 OUT="$CACHE/runs/screen$((N / 1000))k"
 COMMON=(--set "corpus.use_molecules=$N"
+        # the student these screens started from (recipes/zinc.yaml has since moved to
+        # the winner: jk=cat, no projection, PCA 512): variants change it from here
+        --set student.jk=last --set student.projection=true --set compression.dim=null
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set training.max_epochs=5 --set training.early_stopping_patience=null
         --set training.checkpoint_every_n_steps=100)

@@ -197,7 +197,13 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         if trainer.global_rank != 0:
             return out / "featurizer"  # rank 0 alone writes logs and the artifact
         _merge_metrics(out / "logs")
-        return _write_featurizer(out, recipe, module, dm, trainer, metrics)
+        if recipe.compression.dim is None:
+            return _write_featurizer(out, recipe, module, dm, trainer, metrics)
+        # the student as trained goes aside; out/featurizer appears once compressed, so a
+        # run stopped in between has no featurizer and --resume redoes the last steps
+        distilled = _write_featurizer(out, recipe, module, dm, trainer, metrics,
+                                      directory="featurizer-distilled")
+        return _compress(distilled, out / "featurizer", recipe, dm)
     except SIGTERMException as err:
         # Lightning's SIGTERMException is a SystemExit with code 0: a stopped run would
         # otherwise look like a finished one to the shell
@@ -237,8 +243,29 @@ def _final_metrics(module, dm, trainer) -> dict[str, dict[str, float]]:
     return per_teacher
 
 
+def _compress(source: Path, target: Path, recipe: Recipe, dm) -> Path:
+    """``target`` = ``source`` with its embedding replaced by the PCA of its layer readout.
+
+    Fitted on a seeded sample of ``compression.molecules`` training molecules (their corpus
+    keys), as experiments/compress.py did for the released molmtd-base.
+    """
+    from molmtd.compression import compress_layer_readout
+
+    c = recipe.compression
+    rng = np.random.default_rng(recipe.seed)
+    pick = np.sort(rng.choice(dm.train_indices, min(c.molecules, len(dm.train_indices)),
+                              replace=False))
+    keys = dm.corpus.keys
+    directory = compress_layer_readout(source, target, [keys[i] for i in pick], dim=c.dim,
+                                       n_jobs=recipe.store.n_jobs, seed=recipe.seed,
+                                       name=recipe.name)
+    log.info("featurizer written to %s (embedding: PCA %d of the layer readout; as trained: "
+             "%s)", directory, c.dim, source)
+    return directory
+
+
 def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer,
-                      metrics: dict[str, dict[str, float]]) -> Path:
+                      metrics: dict[str, dict[str, float]], directory: str = "featurizer") -> Path:
     from molmtd.artifact import save_artifact
     from molmtd.card import render_card
 
@@ -257,7 +284,7 @@ def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer,
         "fit_seconds": round(float(getattr(module, "fit_seconds", 0.0)), 1),  # last attempt
         "recipe": recipe.model_dump(mode="json"),
     }
-    directory = save_artifact(out / "featurizer", module.student,
+    directory = save_artifact(out / directory, module.student,
                               standardize=recipe.corpus.standardize.model_dump(), extra=info,
                               card=render_card(recipe, info))
     log.info("featurizer written to %s", directory)

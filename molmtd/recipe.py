@@ -23,6 +23,7 @@ __all__ = [
     "ObjectiveConfig",
     "TrainingConfig",
     "TrainerConfig",
+    "CompressionConfig",
     "load_recipe",
     "apply_overrides",
 ]
@@ -192,6 +193,18 @@ class TrainerConfig(_Section):
                                        "on GPUs), 16-mixed, ...")
 
 
+class CompressionConfig(_Section):
+    """After training: the embedding becomes a PCA of the layer readout (molmtd.compression)."""
+
+    dim: int | None = Field(
+        default=None, ge=1,
+        description="keep the top `dim` principal components of the z-scored layer readout as "
+                    "the embedding (needs student.jk: cat and mean pooling); null = the "
+                    "distilled embedding as trained")
+    molecules: int = Field(default=20_000, ge=1,
+                           description="training-set molecules (seeded sample) the PCA is fitted on")
+
+
 class Recipe(_Section):
     """One distillation run: corpus, teachers, student, objective, training."""
 
@@ -204,6 +217,7 @@ class Recipe(_Section):
     objective: ObjectiveConfig = ObjectiveConfig()
     training: TrainingConfig = TrainingConfig()
     trainer: TrainerConfig = TrainerConfig()
+    compression: CompressionConfig = CompressionConfig()
 
     @field_validator("teachers")
     @classmethod
@@ -226,6 +240,24 @@ class Recipe(_Section):
         bad = {k: w for k, w in self.objective.teacher_weights.items() if not 0 < w < float("inf")}
         if bad:
             raise ValueError(f"objective.teacher_weights must be finite and > 0; got {bad}")
+        return self
+
+    @model_validator(mode="after")
+    def _compression_fits_the_student(self) -> Recipe:
+        # the PCA replaces the projection of the pooled layers: only a student whose
+        # embedding is a linear map of that readout can take it (checked again on the model)
+        dim, st = self.compression.dim, self.student
+        if dim is None:
+            return self
+        if st.jk != "cat" or st.pooling != "mean" or st.output_norm != "none":
+            raise ValueError(
+                f"compression.dim={dim} needs student.jk: cat, student.pooling: mean and "
+                f"student.output_norm: none (got jk={st.jk!r}, pooling={st.pooling!r}, "
+                f"output_norm={st.output_norm!r}); set those or compression.dim: null")
+        width = st.num_layers * st.hidden_dim
+        if dim > width:
+            raise ValueError(f"compression.dim={dim} is wider than the layer readout "
+                             f"(student.num_layers x student.hidden_dim = {width})")
         return self
 
     def to_yaml(self) -> str:

@@ -130,3 +130,35 @@ def test_use_molecules_trains_on_a_corpus_prefix_and_builds_only_its_shards(tmp_
     assert {label: s.directory for label, s in whole.stores.items()} == \
         {label: s.directory for label, s in dm.stores.items()}
     assert all(s.is_complete for s in whole.stores.values())
+
+
+def test_compression_makes_the_embedding_a_pca_of_the_layer_readout(tmp_path, corpus_file):
+    recipe = _recipe(tmp_path, corpus_file, max_epochs=1)
+    recipe = load_recipe(data={**recipe.model_dump(mode="json"),
+                               "student": {"num_layers": 2, "hidden_dim": 32, "jk": "cat",
+                                           "projection": False},
+                               "compression": {"dim": 6, "molecules": 150}})
+    featurizer = distill(recipe, tmp_path / "out", progress=False)
+    assert featurizer == tmp_path / "out" / "featurizer"
+    config = json.loads((featurizer / "config.json").read_text())
+    assert config["compression"]["dim"] == 6 and config["compression"]["n_molecules"] == 150
+    assert config["validation"]  # the trained run's metadata travels with it
+    trained = load_artifact(tmp_path / "out" / "featurizer-distilled")
+    compressed = load_artifact(featurizer)
+    assert trained.dim == 64 and compressed.dim == 6  # projection=false: 2 x 32 layers
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OC(=O)c1ccccc1"]
+    layers = load_artifact(featurizer, readout="layers").embed(smiles).embeddings
+    np.testing.assert_allclose(layers, trained.embed(smiles).embeddings, rtol=1e-5, atol=1e-5)
+    emb = compressed.embed(smiles).embeddings
+    assert emb.shape == (5, 6) and np.isfinite(emb).all()
+
+
+def test_compression_needs_a_student_that_pools_every_layer(tmp_path, corpus_file):
+    from molmtd.errors import RecipeError
+
+    data = _recipe(tmp_path, corpus_file).model_dump(mode="json")
+    with pytest.raises((RecipeError, ValueError), match="needs student.jk: cat"):
+        load_recipe(data={**data, "compression": {"dim": 8}})
+    with pytest.raises((RecipeError, ValueError), match="wider than the layer readout"):
+        load_recipe(data={**data, "student": {"num_layers": 2, "hidden_dim": 32, "jk": "cat"},
+                          "compression": {"dim": 65}})
