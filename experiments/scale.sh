@@ -49,6 +49,7 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-mm3]="student.jk=cat;student.projection=false;objective.teacher_weights={minimol: 3}"
   # the sixth teacher, once its cache exists (experiments/build_zinc_caches.sh builds it last)
   [cosine-jkcat-mordred]="student.jk=cat;student.out_dim=512;objective.name=cosine;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
+  [gauss-jkcat-noproj-mordred-e12]="student.jk=cat;student.projection=false;training.max_epochs=12;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
   [gauss-jkcat-noproj-mordred]="student.jk=cat;student.projection=false;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
