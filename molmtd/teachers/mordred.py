@@ -67,7 +67,9 @@ class MordredDescriptors(FingerprintTeacher):
     Non-finite values (a descriptor undefined for a molecule) become 0, and the count is
     logged; descriptors that are constant over the corpus are dropped by the standardiser.
 
-    Speed: tens of molecules per second per core; ``n_jobs=-1`` uses every core.
+    Speed: ~6 molecules per second per core on MOSES molecules (156 ms each, measured on
+    an idle machine; the time is spread over hundreds of pure-Python descriptors, with no
+    single hotspot to remove); ``n_jobs=-1`` uses every core.
     Molecules with more than 100 heavy atoms are masked with a reason (seconds each).
 
     Args:
@@ -75,7 +77,7 @@ class MordredDescriptors(FingerprintTeacher):
     """
 
     _raw_dtype = "float64"
-    _min_parallel = 50  # ~30 ms per molecule: processes pay for themselves early
+    _min_parallel = 50  # ~150 ms per molecule: processes pay for themselves early
     _max_heavy_atoms = 100  # ~8 s per molecule at 100 heavy atoms (2 cores), more beyond
 
     def __init__(self, n_jobs: int = -1):
