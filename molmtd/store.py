@@ -13,6 +13,10 @@ A shard's files are written under temporary names unique to the process and rena
 (``os.replace``, :mod:`molmtd.safeio`); only then is the shard added to the manifest,
 itself replaced atomically. So ``kill -9`` at any moment loses at most the shard in
 progress, and a build resumed on the same directory never recomputes a finished shard.
+When a shard is embedded in several batches (``batch_size``), each finished batch is
+kept too, in ``shard_00000.partial/rows_<start>_<stop>.npz`` (atomic, with its keys'
+hash), until the shard is written: for a slow teacher (Mordred: ~10k molecules an hour
+on 2 cores) an interruption then loses at most one batch, not up to a whole shard.
 A build holds an inter-process lock on the directory (``.lock``): a second process
 building the same store waits, then reuses the finished shards.
 
@@ -76,6 +80,51 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def _save_text(path: Path, text: str) -> None:
     atomic_write_text(path, text)
+
+
+def _partial_batch_path(partial: Path, start: int, n: int) -> Path:
+    return partial / f"rows_{start}_{start + n}.npz"
+
+
+def _save_partial_batch(partial: Path, start: int, batch: list[str], emb: np.ndarray,
+                        ok: np.ndarray, reasons: dict[int, str]) -> None:
+    """Keep one finished batch of an unfinished shard (atomic; named by its rows)."""
+    partial.mkdir(exist_ok=True)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, emb=emb, ok=ok, keys_sha256=np.array(keys_sha256(batch)),
+                     reasons=np.array(json.dumps({str(k): v for k, v in reasons.items()})))
+
+    atomic_write(_partial_batch_path(partial, start, len(batch)), write)
+
+
+def _load_partial_batch(partial: Path, start: int, batch: list[str], dim: int):
+    """A batch kept by an interrupted build, or None (absent, unreadable or not these keys)."""
+    path = _partial_batch_path(partial, start, len(batch))
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as saved:
+            emb, ok = saved["emb"], saved["ok"]
+            same = str(saved["keys_sha256"]) == keys_sha256(batch)
+            reasons = {int(k): v for k, v in json.loads(str(saved["reasons"])).items()}
+    except (OSError, ValueError, KeyError) as err:
+        log.warning("embedding store: ignoring unreadable batch %s (%s)", path, err)
+        return None
+    if not same or emb.shape != (len(batch), dim) or ok.shape != (len(batch),):
+        log.warning("embedding store: batch %s does not match this build; recomputing it", path)
+        return None
+    log.info("embedding store: rows %d..%d reused from an interrupted build (%s)",
+             start, start + len(batch) - 1, path.parent.name)
+    return emb, ok, reasons
+
+
+def _remove_partial(partial: Path) -> None:
+    if partial.is_dir():
+        for path in partial.iterdir():
+            path.unlink(missing_ok=True)
+        partial.rmdir()
 
 
 # (path, size, mtime_ns, expected sha256) of files verified in this process: a store
@@ -261,13 +310,15 @@ class EmbeddingStore:
         try:
             for s in todo:
                 start, stop = s * shard_size, min((s + 1) * shard_size, len(keys))
+                partial = directory / f"shard_{s:05d}.partial"
                 emb, ok, reasons = cls._embed_shard(teacher, keys[start:stop], start,
-                                                    batch_size, bar)
+                                                    batch_size, bar, partial)
                 entry = cls._write_shard(directory, s, start, stop, emb, ok, reasons, dtype,
                                          teacher.spec)
                 manifest["shards"].append(entry)
                 manifest["shards"].sort(key=lambda x: x["index"])
                 _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
+                _remove_partial(partial)  # the shard holds its batches now
                 n_new += stop - start
                 rate = n_new / max(time.perf_counter() - t0, 1e-9)
                 log.info("%s: shard %d/%d written (%d of %d embedded, %.0f mol/s)",
@@ -296,6 +347,8 @@ class EmbeddingStore:
                 raise StoreError(f"embedding store {directory} has a manifest but no keys.txt; "
                                  "delete the directory and build again")
             remove_stale_temporaries(directory)  # left by a build killed mid-write
+            for partial in directory.glob("shard_*.partial"):
+                remove_stale_temporaries(partial)
             return manifest
         # dim is asked of the teacher only for a new store or unfinished work: a finished
         # store never asks (for some teachers dim loads a model or a file)
@@ -306,22 +359,31 @@ class EmbeddingStore:
         return manifest
 
     @staticmethod
-    def _embed_shard(teacher, keys: list[str], offset: int, batch_size: int | None, bar):
+    def _embed_shard(teacher, keys: list[str], offset: int, batch_size: int | None, bar,
+                     partial: Path | None = None):
         dim = teacher.dim
         emb = np.full((len(keys), dim), np.nan, dtype=np.float32)
         ok = np.zeros(len(keys), dtype=bool)
         reasons: dict[int, str] = {}
         step = batch_size or max(1, len(keys))
+        # batches are checkpointed only when a shard has several of them: a one-batch
+        # shard is the shard itself
+        keep = partial if partial is not None and step < len(keys) else None
         for b in range(0, len(keys), step):
             batch = keys[b:b + step]
-            out = teacher.embed(batch)
-            if out.embeddings.shape != (len(batch), dim):
-                raise ShapeError(f"teacher {teacher.spec} embeddings for rows "
-                                 f"{offset + b}..{offset + b + len(batch) - 1}",
-                                 (len(batch), dim), out.embeddings.shape)
-            emb[b:b + len(batch)] = out.embeddings
-            ok[b:b + len(batch)] = out.ok
-            reasons.update({b + i: r for i, r in out.reasons.items()})
+            saved = _load_partial_batch(keep, offset + b, batch, dim) if keep else None
+            if saved is None:
+                out = teacher.embed(batch)
+                if out.embeddings.shape != (len(batch), dim):
+                    raise ShapeError(f"teacher {teacher.spec} embeddings for rows "
+                                     f"{offset + b}..{offset + b + len(batch) - 1}",
+                                     (len(batch), dim), out.embeddings.shape)
+                saved = (np.asarray(out.embeddings, dtype=np.float32),
+                         np.asarray(out.ok, dtype=bool), dict(out.reasons))
+                if keep:
+                    _save_partial_batch(keep, offset + b, batch, *saved)
+            emb[b:b + len(batch)], ok[b:b + len(batch)] = saved[0], saved[1]
+            reasons.update({b + int(i): r for i, r in saved[2].items()})
             if bar is not None:
                 bar.update(len(batch))
         # a non-finite value would poison every loss it enters: mask the row instead

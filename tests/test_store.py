@@ -230,7 +230,7 @@ EmbeddingStore.build(Dying(), keys, sys.argv[1], shard_size=10, batch_size=5, pr
 """
 
 
-def test_kill_9_loses_only_the_shard_in_progress(tmp_path, keys):
+def test_kill_9_loses_only_the_batch_in_progress(tmp_path, keys):
     import signal
     import subprocess
     import sys
@@ -242,15 +242,51 @@ def test_kill_9_loses_only_the_shard_in_progress(tmp_path, keys):
     partial = EmbeddingStore(directory)
     assert [s["index"] for s in partial.manifest["shards"]] == [0, 1]
     partial.verify()  # what the manifest lists is intact
+    # shard 2's first batch (rows 20-24) finished before the kill and was kept
+    assert [p.name for p in (directory / "shard_00002.partial").iterdir()] == ["rows_20_25.npz"]
     resumed = CountingTeacher()
     store = EmbeddingStore.build(resumed, keys, directory, shard_size=10, batch_size=5,
                                  progress=False)
-    assert sorted(c[0] for c in resumed.calls) == sorted(keys[i] for i in range(20, N, 5))
+    assert sorted(c[0] for c in resumed.calls) == sorted(keys[i] for i in range(25, N, 5))
     emb, ok = _expected(keys)
     got, got_ok = store.rows(np.arange(N))
     np.testing.assert_array_equal(got, emb)
     np.testing.assert_array_equal(got_ok, ok)
+    # rows 20-24 come from the killed build's teacher (no reasons), 25 on from the resumed one
+    reasons = store.reasons()
+    assert sorted(reasons) == list(np.flatnonzero(~ok))
+    assert (reasons[23], reasons[33]) == ("teacher gave no reason", "bad")
     assert not list(directory.glob("*.tmp"))
+    assert not list(directory.glob("*.partial"))  # written into their shards, then removed
+
+
+def test_a_kept_batch_of_other_keys_or_unreadable_is_recomputed(tmp_path, keys, caplog):
+    from molmtd.store import _save_partial_batch
+
+    partial = tmp_path / "shard_00000.partial"
+    other = [k + "x" for k in keys[:5]]
+    _save_partial_batch(partial, 0, other, np.zeros((5, DIM), np.float32), np.ones(5, bool), {})
+    (partial / "rows_5_10.npz").write_bytes(b"not an npz")
+    teacher = CountingTeacher()
+    with caplog.at_level("WARNING", logger="molmtd.store"):
+        store = EmbeddingStore.build(teacher, keys, tmp_path, shard_size=10, batch_size=5,
+                                     progress=False)
+    assert [c[0] for c in teacher.calls] == [keys[i] for i in range(0, N, 5)]
+    assert "does not match this build" in caplog.text and "unreadable batch" in caplog.text
+    np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+    assert not partial.exists()
+
+
+def test_one_batch_shards_keep_no_partial_batches(tmp_path, keys, monkeypatch):
+    import molmtd.store as store_module
+
+    saved = []
+    monkeypatch.setattr(store_module, "_save_partial_batch", lambda *a: saved.append(a[1]))
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path, shard_size=10, progress=False)
+    assert saved == []
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path / "b", shard_size=10, batch_size=5,
+                         progress=False)
+    assert saved == list(range(0, 50, 5))  # the last shard (rows 50-52) is one batch
 
 
 def test_leftover_temp_files_and_lost_shard_files_are_rebuilt(tmp_path, keys):
