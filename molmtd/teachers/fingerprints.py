@@ -165,6 +165,10 @@ class FingerprintTeacher(Teacher):
     # 20k MOSES SMILES warm workers give 1.7-1.9x (ecfp-count 3391 -> 5640 mol/s), but a cold
     # start on 2k molecules fell to 184 mol/s, so cheap calculators go parallel only on big calls.
     _min_parallel: int = 10000
+    # fewest molecules per worker task: large enough that a cheap calculator's task
+    # outweighs its message; a slow one (Mordred, ~150 ms per molecule) sets it lower so
+    # that a call of a few hundred molecules still splits over the workers
+    _min_chunk: int = 100
     n_jobs: int = -1
 
     def _build_calculator(self):
@@ -203,7 +207,8 @@ class FingerprintTeacher(Teacher):
         n, workers = len(smiles), _n_workers(self.n_jobs)
         parallel = workers > 1 and n >= self._min_parallel
         # ~4 chunks per worker balances uneven molecules; 1000 caps memory per message
-        chunk = min(1000, max(100, -(-n // (4 * workers)))) if parallel else max(n, 1)
+        chunk = (min(1000, max(self._min_chunk, -(-n // (4 * workers)))) if parallel
+                 else max(n, 1))
         tasks = [(calc, smiles[s:s + chunk], dim, self._raw_dtype, self._max_heavy_atoms)
                  for s in range(0, n, chunk)]
         if parallel and len(tasks) > 1:

@@ -202,3 +202,29 @@ def test_worker_results_travel_sparse_only_when_mostly_zero(moses_smiles):
         np.testing.assert_array_equal(sent.toarray() if is_sparse else sent, dense)
         np.testing.assert_array_equal(sent_ok, ok)
         assert sent_reasons == reasons
+
+
+def test_parallel_chunks_respect_each_teachers_floor(monkeypatch):
+    """A slow calculator (Mordred: _min_chunk 10) splits a 100-molecule call over the
+    workers; a cheap one keeps its 100-molecule floor and runs such a call in one process."""
+    import datamol as dm
+
+    sent = []
+
+    def record(fn, tasks, **kwargs):
+        sent.append([len(t[1]) for t in tasks])
+        return [fn(*t) for t in tasks]
+
+    monkeypatch.setattr(dm, "parallelized", record)
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)N"] * 33 + ["CCN"]  # 100 molecules
+    cheap = get_teacher("physchem", n_jobs=2)
+    monkeypatch.setattr(cheap, "_min_parallel", 50)
+    serial = cheap.embed(smiles)
+    assert sent == []  # one chunk of 100 (the floor): no worker tasks
+    monkeypatch.setattr(cheap, "_min_chunk", 10)
+    split = cheap.embed(smiles)
+    assert sent == [[13] * 7 + [9]]  # ~4 chunks per worker
+    np.testing.assert_array_equal(split.embeddings, serial.embeddings)
+    from molmtd.teachers.mordred import MordredDescriptors
+
+    assert MordredDescriptors._min_chunk == 10
