@@ -10,10 +10,14 @@ charged species) and the WEHI library (rdkit/Data/Pains/test_data/wehi_mols.csv,
 screening compounds, PAINS among them), standardised with molmtd's own key and
 deduplicated, with every molecule of a report task removed (no test molecule enters
 distillation). No label of anything is read. The output is a one-column CSV that a
-recipe reads as ``corpus.source``.
+recipe reads as ``corpus.source``. The base may also be a corpus CSV written by this
+script or by brics_corpus.py (column smiles; --moses 0 keeps all of its rows), which
+gives both widenings in one corpus.
 
     .venv/bin/python experiments/broad_corpus.py ~/.cache/molmtd/corpora/<id>/corpus.parquet \
         ~/.cache/molmtd/corpora-src/moses50k-screen15k.csv --moses 50000
+    .venv/bin/python experiments/broad_corpus.py ~/.cache/molmtd/corpora-src/moses50k-brics15k.csv \
+        ~/.cache/molmtd/corpora-src/moses50k-brics15k-screen14k.csv --moses 0
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ def screening_smiles() -> dict[str, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("corpus", type=Path, help="a built corpus (corpus.parquet, column key)")
+    parser.add_argument("corpus", type=Path, help="a built corpus (corpus.parquet, column key) "
+                        "or a corpus CSV (column smiles)")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--moses", type=int, default=50000)
+    parser.add_argument("--moses", type=int, default=50000,
+                        help="leading rows of the base corpus to keep (0: all)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -48,7 +54,11 @@ def main() -> None:
     from molmtd.downstream.datasets import load_dataset, report_tasks
 
     RDLogger.DisableLog("rdApp.*")
-    moses = pd.read_parquet(args.corpus, columns=["key"])["key"].tolist()[:args.moses]
+    if args.corpus.suffix == ".csv":
+        base = pd.read_csv(args.corpus)["smiles"].tolist()
+    else:
+        base = pd.read_parquet(args.corpus, columns=["key"])["key"].tolist()
+    moses = base[:args.moses] if args.moses > 0 else base
     banned = set()
     for task in report_tasks():
         banned.update(load_dataset(task)[0])
@@ -66,7 +76,7 @@ def main() -> None:
     for name, (n, bad, report, kept) in counts.items():
         print(f"{name}: {n} molecules, {bad} rejected by molmtd's standardisation, "
               f"{report} report-task molecules removed, {kept} new kept")
-    print(f"{len(moses)} MOSES rows + {len(chosen)} screening molecules -> {args.out}")
+    print(f"{len(moses)} base rows + {len(chosen)} screening molecules -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #            (experiments/brics_corpus.py; molecule sizes MOSES lacks)
 #   screen : the same 50k rows + NCI's and WEHI's screening compounds from RDKit's wheel
 #            (experiments/broad_corpus.py; chemistry MOSES filtered out)
+#   both   : the brics corpus + the screen corpus's screening compounds
 #   (setsid nohup experiments/build_corpus_caches.sh brics > /dev/null 2>&1 &)
 # then: SCALE_VARIANTS=gauss-jkcat-noproj-brics-s2112 experiments/scale.sh --train-only
 # (or gauss-jkcat-noproj-screen-s2112). The zinc corpus must exist
@@ -22,12 +23,17 @@ case "$WHICH" in
          MAKE=(experiments/brics_corpus.py --moses 50000 --fragments 15000) ;;
   screen) SRC="$CACHE/corpora-src/moses50k-screen15k.csv"
           MAKE=(experiments/broad_corpus.py --moses 50000) ;;
-  *) echo "usage: $0 brics|screen" >&2; exit 2 ;;
+  both) SRC="$CACHE/corpora-src/moses50k-brics15k-screen14k.csv"
+        [ -f "$CACHE/corpora-src/moses50k-brics15k.csv" ] || { echo "build the brics corpus first" >&2; exit 2; }
+        MAKE=(experiments/broad_corpus.py --moses 0) ;;
+  *) echo "usage: $0 brics|screen|both" >&2; exit 2 ;;
 esac
 if [ ! -f "$SRC" ]; then
   ZINC=$(grep -l '"max_molecules": 250000' "$CACHE"/corpora/*/corpus.json | head -1)
-  echo "== $(date -Is) corpus from $(dirname "$ZINC")" >> "$LOG"
-  nice -n 10 .venv/bin/python "${MAKE[0]}" "$(dirname "$ZINC")/corpus.parquet" "$SRC.part" \
+  BASE="$(dirname "$ZINC")/corpus.parquet"
+  [ "$WHICH" = both ] && BASE="$CACHE/corpora-src/moses50k-brics15k.csv"
+  echo "== $(date -Is) corpus from $BASE" >> "$LOG"
+  nice -n 10 .venv/bin/python "${MAKE[0]}" "$BASE" "$SRC.part" \
     "${MAKE[@]:1}" >> "$LOG" 2>&1
   mv "$SRC.part" "$SRC"
 fi

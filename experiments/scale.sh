@@ -57,6 +57,8 @@ declare -A OVERRIDES=(
   # the corpus widened to chemistry MOSES filtered out (experiments/build_corpus_caches.sh
   # screen: rows [0, 50k) plus NCI's and WEHI's 13,709 screening compounds), same steps
   [gauss-jkcat-noproj-screen-s2112]="corpus.source=$CACHE/corpora-src/moses50k-screen15k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
+  # both widenings: the brics corpus plus the screening compounds (build_corpus_caches.sh both)
+  [gauss-jkcat-noproj-both-s2112]="corpus.source=$CACHE/corpora-src/moses50k-brics15k-screen14k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
