@@ -6,10 +6,10 @@ weighs on both alike:
 
   zinc       the zinc recipe's student (GINE 5x300, every layer pooled, the heads on the
              1500-d readout; ``zinc-projected``: the earlier 300-d projected one) with the
-             zinc recipe's teachers' widths (ecfp-count 2048, physchem 217, chemprop 300, minimol 512, chemnet
-             512; gaussian objective, one mode): a full distillation step (student
-             forward, standardise, every head, backward, both AdamW steps, student
-             gradient clipping) vs the bare student's forward + backward + AdamW step.
+             zinc recipe's teachers' widths (ecfp-count 2048, physchem 217, chemprop 300,
+             minimol 512, chemnet 512; gaussian objective, one mode): a full distillation
+             step (student forward, standardise, every head, backward, both AdamW steps,
+             student gradient clipping) vs the bare student's forward + backward + AdamW step.
   reference  the reference trainer's configuration (GINE 10 layers x 512, LayerNorm,
              mean pooling, batch 256, one Gaussian mode per teacher, the zinc teachers'
              widths): molmtd's student, whose layers gather per-layer bond embeddings

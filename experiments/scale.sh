@@ -59,6 +59,10 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-screen-s2112]="corpus.source=$CACHE/corpora-src/moses50k-screen15k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
   # both widenings: the brics corpus plus the screening compounds (build_corpus_caches.sh both)
   [gauss-jkcat-noproj-both-s2112]="corpus.source=$CACHE/corpora-src/moses50k-brics15k-screen14k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
+  # molmtd-base's own run (gauss-jkcat-noproj-e12) again with another training seed (the
+  # student's initialisation and batch order; same corpus, split and caches): how far apart
+  # two trainings of one configuration rank, the yardstick for the differences above
+  [gauss-jkcat-noproj-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;training.max_epochs=12"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"

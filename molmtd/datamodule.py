@@ -193,7 +193,7 @@ class DistillDataModule(L.LightningDataModule):
         rank, world = 0, 1
         if self.trainer is not None:
             rank, world = self.trainer.global_rank, self.trainer.world_size
-        sampler = ResumableBatchSampler(indices, t.batch_size, seed=self.recipe.seed,
+        sampler = ResumableBatchSampler(indices, t.batch_size, seed=self.recipe.training_seed,
                                         shuffle=shuffle, rank=rank, world_size=world,
                                         equal_batches=shuffle)  # DDP steps in lockstep
         return ResumableLoader(self.dataset, sampler, num_workers=t.num_workers)

@@ -130,7 +130,7 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
     ckpt = _check_run_dir(out, recipe, resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recipe.yaml", recipe.to_yaml())
-    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    L.seed_everything(recipe.training_seed, workers=True, verbose=False)
     # we save post-step state on purpose (manual optimisation): resume continues after it
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
@@ -146,8 +146,9 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         # those of the plain student; graph sizes vary per batch, hence dynamic shapes
         module.student.compile(dynamic=True)
     if module.use_mi:
-        module.fit_marginals(_marginal_samples(dm, recipe.objective.mi_fit_molecules, recipe.seed),
-                             n_modes=recipe.objective.n_modes, seed=recipe.seed)
+        module.fit_marginals(
+            _marginal_samples(dm, recipe.objective.mi_fit_molecules, recipe.training_seed),
+            n_modes=recipe.objective.n_modes, seed=recipe.training_seed)
 
     # Lightning counts one "step" per optimiser step; the student and the heads each have
     # one, so a recipe's steps (batches) are doubled for the Trainer's counters.

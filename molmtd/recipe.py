@@ -176,6 +176,12 @@ class TrainingConfig(_Section):
         default="val_loss", description="what picks the released epoch and stops early: the "
                                         "validation loss, or a linear probe on the development "
                                         "tasks (molmtd.selection)")
+    seed: int | None = Field(
+        default=None, description="seed of the student's initialisation, the batch order and "
+                                  "the marginals' fit; null = the recipe's seed. The corpus "
+                                  "sample and the train/validation split keep the recipe's "
+                                  "seed, so runs that differ only here share caches and "
+                                  "validation molecules (a second training of one recipe)")
     rank_molecules: int = Field(
         default=2048, ge=0, description="validation molecules (the first, a fixed sample) whose "
                                         "embedding's effective rank is logged every epoch; 0 = off")
@@ -202,7 +208,8 @@ class CompressionConfig(_Section):
                     "the embedding (needs student.jk: cat and mean pooling); null = the "
                     "distilled embedding as trained")
     molecules: int = Field(default=20_000, ge=1,
-                           description="training-set molecules (seeded sample) the PCA is fitted on")
+                           description="training-set molecules (seeded sample) the PCA is "
+                                       "fitted on")
 
 
 class Recipe(_Section):
@@ -218,6 +225,11 @@ class Recipe(_Section):
     training: TrainingConfig = TrainingConfig()
     trainer: TrainerConfig = TrainerConfig()
     compression: CompressionConfig = CompressionConfig()
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the training's randomness (``training.seed``, else ``seed``)."""
+        return self.seed if self.training.seed is None else self.training.seed
 
     @field_validator("teachers")
     @classmethod

@@ -132,6 +132,26 @@ def test_use_molecules_trains_on_a_corpus_prefix_and_builds_only_its_shards(tmp_
     assert all(s.is_complete for s in whole.stores.values())
 
 
+def test_training_seed_reorders_batches_but_keeps_the_corpus_split_and_caches(tmp_path,
+                                                                           corpus_file):
+    from molmtd.distill import prepare
+
+    base = _recipe(tmp_path, corpus_file)
+    other = _recipe(tmp_path, corpus_file, seed=1)
+    assert (base.training_seed, other.training_seed, other.seed) == (0, 1, 0)
+    a, b = prepare(base), prepare(other)
+    np.testing.assert_array_equal(a.train_indices, b.train_indices)
+    np.testing.assert_array_equal(a.val_indices, b.val_indices)
+    assert {k: s.directory for k, s in a.stores.items()} == \
+        {k: s.directory for k, s in b.stores.items()}
+    first_a = next(iter(a.train_dataloader().batch_sampler_state))
+    first_b = next(iter(b.train_dataloader().batch_sampler_state))
+    assert sorted(first_a) != sorted(first_b)  # another batch order
+    # the recipe's own seed still draws another split
+    moved = prepare(load_recipe(data={**base.model_dump(mode="json"), "seed": 1}))
+    assert not np.array_equal(moved.val_indices, a.val_indices)
+
+
 def test_compression_makes_the_embedding_a_pca_of_the_layer_readout(tmp_path, corpus_file):
     recipe = _recipe(tmp_path, corpus_file, max_epochs=1)
     recipe = load_recipe(data={**recipe.model_dump(mode="json"),

@@ -78,7 +78,8 @@ class MordredDescriptors(FingerprintTeacher):
 
     _raw_dtype = "float64"
     _min_parallel = 50  # ~150 ms per molecule: processes pay for themselves early
-    _min_chunk = 10  # a 100-molecule call ran in one process with the default floor of 100 (0.59x mordred's own)
+    # a 100-molecule call ran in one process with the default floor of 100 (0.59x mordred's own)
+    _min_chunk = 10
     _max_heavy_atoms = 100  # ~8 s per molecule at 100 heavy atoms (2 cores), more beyond
 
     def __init__(self, n_jobs: int = -1):
