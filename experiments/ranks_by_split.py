@@ -5,6 +5,15 @@ prints one column per (probe, split). Held-out tasks are those the report lists 
 *Held-out ranking* (no compared featurizer nor teacher was trained on their labels).
 
     .venv/bin/python experiments/ranks_by_split.py ~/.cache/molmtd/runs/scale50k/report-s1-ridge
+
+With ``--candidates``, each candidate student is ranked alone against the same field (every
+featurizer that is neither a candidate nor ``--exclude``d), which is issue 9's goal test:
+in one table, sibling students split the places between them, so a column can be lost to
+a teacher by both. Each cell is the candidate's rank and, in brackets, the best field
+member's rank in that table.
+
+    .venv/bin/python experiments/ranks_by_split.py REPORT --exclude 'concat(' \
+        --candidates molmtd:molmtd-base,molmtd:noproj-both-s2112-pca512
 """
 
 from __future__ import annotations
@@ -25,12 +34,17 @@ def held_out_tasks(report: Path) -> list[str]:
     return [t.strip() for t in match.group(1).split(",")]
 
 
-def ranks_by_split(report_dir: Path) -> pd.DataFrame:
+def _held_out_means(report_dir: Path) -> pd.DataFrame:
+    """Primary metric per (task, split, probe, featurizer), averaged over seeds."""
     results = pd.read_csv(report_dir / "results.csv")
     results = results[results["metric"] == results["task_type"].map(PRIMARY)]
     results = results[results["dataset"].isin(held_out_tasks(report_dir / "report.md"))]
     keys = ["dataset", "split", "model", "featurizer"]
-    mean = results.groupby(keys)["value"].mean().reset_index()
+    return results.groupby(keys)["value"].mean().reset_index()
+
+
+def _rank_table(mean: pd.DataFrame) -> pd.DataFrame:
+    mean = mean.copy()
     mean["rank"] = mean.groupby(["dataset", "split", "model"])["value"].rank(ascending=False)
     table = mean.pivot_table(index="featurizer", columns=["model", "split"], values="rank")
     table.columns = [f"{m} {s}" for m, s in table.columns]
@@ -38,11 +52,48 @@ def ranks_by_split(report_dir: Path) -> pd.DataFrame:
     return table.sort_values("mean")
 
 
+def ranks_by_split(report_dir: Path) -> pd.DataFrame:
+    return _rank_table(_held_out_means(report_dir))
+
+
+def goal_table(report_dir: Path, candidates: list[str],
+               exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Each candidate's ranks against the field alone, with the field's best in brackets."""
+    mean = _held_out_means(report_dir)
+    names = set(mean["featurizer"])
+    missing = [c for c in candidates if c not in names]
+    if missing:
+        raise SystemExit(f"{report_dir}: no results for {missing}; featurizers: {sorted(names)}")
+    dropped = mean["featurizer"].map(lambda f: any(x in f for x in exclude))
+    field = mean[~mean["featurizer"].isin(candidates) & ~dropped]
+    rows = {}
+    for candidate in candidates:
+        table = _rank_table(pd.concat([field, mean[mean["featurizer"] == candidate]]))
+        others = table.drop(index=candidate)
+        cells = {}
+        for column in table.columns:
+            best = others[column].idxmin()
+            mark = "**" if table.loc[candidate, column] < others[column].min() else ""
+            cells[column] = (f"{mark}{table.loc[candidate, column]:.2f}{mark} "
+                             f"({best} {others.loc[best, column]:.2f})")
+        rows[candidate] = cells
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("report_dir", type=Path)
+    parser.add_argument("--candidates", default=None,
+                        help="comma-separated featurizer names, each ranked alone against the "
+                             "field (bold: first in that column)")
+    parser.add_argument("--exclude", default="",
+                        help="comma-separated substrings: featurizers left out of the field")
     args = parser.parse_args()
-    print(ranks_by_split(args.report_dir).round(2).to_markdown())
+    if args.candidates:
+        exclude = tuple(x for x in args.exclude.split(",") if x)
+        print(goal_table(args.report_dir, args.candidates.split(","), exclude).to_markdown())
+    else:
+        print(ranks_by_split(args.report_dir).round(2).to_markdown())
 
 
 if __name__ == "__main__":

@@ -76,6 +76,26 @@ def test_ranks_by_split_ranks_held_out_tasks_per_split(tmp_path):
     assert table.loc["a", "mean"] == pytest.approx(1.25)
 
 
+def test_goal_table_ranks_each_candidate_alone_against_the_field(tmp_path):
+    ranks_by_split = _load("ranks_by_split")
+    (tmp_path / "report.md").write_text("Average rank on the held-out tasks only (bbbp): ...\n")
+    # s1 and s2 are sibling students: together they would push the teacher t to third on
+    # the random split; alone, each is ranked against t and e only (the concat is excluded)
+    values = {"random": {"s1": 0.9, "s2": 0.85, "t": 0.8, "e": 0.7, "concat(t+e)": 0.95},
+              "scaffold": {"s1": 0.6, "s2": 0.75, "t": 0.7, "e": 0.5, "concat(t+e)": 0.99}}
+    rows = [dict(dataset="bbbp", task_type="classification", split=split, seed=0,
+                 model="ridge", featurizer=f, metric="auroc", value=v)
+            for split, by_f in values.items() for f, v in by_f.items()]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    table = ranks_by_split.goal_table(tmp_path, ["s1", "s2"], exclude=("concat(",))
+    assert table.loc["s1", "ridge random"] == "**1.00** (t 2.00)"
+    assert table.loc["s1", "ridge scaffold"] == "2.00 (t 1.00)"
+    assert table.loc["s2", "ridge scaffold"] == "**1.00** (t 2.00)"
+    assert table.loc["s2", "mean"] == "**1.00** (t 2.00)"
+    with pytest.raises(SystemExit, match="no results for"):
+        ranks_by_split.goal_table(tmp_path, ["s3"])
+
+
 def test_ranks_by_split_needs_the_held_out_list(tmp_path):
     ranks_by_split = _load("ranks_by_split")
     (tmp_path / "report.md").write_text("# no headline\n")
