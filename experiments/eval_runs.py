@@ -26,11 +26,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("report_dir", type=Path)
     parser.add_argument("runs", nargs="+",
-                        help="run directories (RUN/featurizer) or featurizer folders; RUN@embedding scores that run "
-                             "with its own readouts instead of --readout's")
+                        help="run directories (RUN/featurizer) or featurizer folders; "
+                             "RUN@embedding scores that run with its own readouts instead "
+                             "of --readout's")
     parser.add_argument("--model", default="ridge")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--max-molecules", type=int, default=2000)
+    parser.add_argument("--max-molecules", type=int, default=2000,
+                        help="cap per task (seeded stratified subsample); 0: no cap")
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated task names (default: the report tasks under "
+                             "molmtd.downstream.datasets.DEFAULT_MAX_SIZE molecules)")
     parser.add_argument("--readout", default="embedding")
     parser.add_argument("--teachers", default=TEACHERS,
                         help=f"comma-separated teacher specs to score beside the runs "
@@ -52,8 +57,10 @@ def main() -> None:
     if not featurizers:
         raise SystemExit("no finished run (RUN/featurizer/config.json) among the arguments")
     report = evaluate_featurizers(
-        featurizers, split_spec_list(args.teachers), seeds=tuple(range(args.seeds)), model=args.model,
-        max_molecules=args.max_molecules, out_dir=args.report_dir,
+        featurizers, split_spec_list(args.teachers), seeds=tuple(range(args.seeds)),
+        model=args.model,
+        datasets=args.datasets.split(",") if args.datasets else None,
+        max_molecules=args.max_molecules or None, out_dir=args.report_dir,
         cache_dir=resolve_cache_dir(None), readouts=args.readout.split(","))
     print(f"report: {report}")
 

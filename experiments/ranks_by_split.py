@@ -14,12 +14,17 @@ member's rank in that table.
 
     .venv/bin/python experiments/ranks_by_split.py REPORT --exclude 'concat(' \
         --candidates molmtd:molmtd-base,molmtd:noproj-both-s2112-pca512
+
+Several reports are pooled as one table (e.g. the small tasks at one cap and the large ones
+at another): each contributes the held-out tasks of its own report.md, a task may come from
+one report only, and only the featurizers present in every report are ranked.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -27,18 +32,49 @@ import pandas as pd
 PRIMARY = {"classification": "auroc", "regression": "r2"}
 
 
-def held_out_tasks(report: Path) -> list[str]:
-    match = re.search(r"Average rank on the held-out tasks only \(([^)]*)\)", report.read_text())
+EVERY_TASK_HELD_OUT = "so every task is held out"
+
+
+def held_out_tasks(report: Path) -> list[str] | None:
+    """The report's held-out tasks; None when it says that every task is held out."""
+    text = report.read_text()
+    if EVERY_TASK_HELD_OUT in text:
+        return None
+    match = re.search(r"Average rank on the held-out tasks only \(([^)]*)\)", text)
     if match is None:
         raise SystemExit(f"{report}: no held-out task list in the report")
     return [t.strip() for t in match.group(1).split(",")]
 
 
-def _held_out_means(report_dir: Path) -> pd.DataFrame:
-    """Primary metric per (task, split, probe, featurizer), averaged over seeds."""
+def _held_out_results(report_dir: Path) -> pd.DataFrame:
     results = pd.read_csv(report_dir / "results.csv")
     results = results[results["metric"] == results["task_type"].map(PRIMARY)]
-    results = results[results["dataset"].isin(held_out_tasks(report_dir / "report.md"))]
+    held_out = held_out_tasks(report_dir / "report.md")
+    return results if held_out is None else results[results["dataset"].isin(held_out)]
+
+
+def _held_out_means(report_dirs: Path | list[Path]) -> pd.DataFrame:
+    """Primary metric per (task, split, probe, featurizer), averaged over seeds.
+
+    Several reports are pooled; a task found in two of them is refused (which one would
+    count?), and a featurizer missing from one report is dropped, since its mean would
+    cover fewer tasks than the others'.
+    """
+    dirs = [report_dirs] if isinstance(report_dirs, Path) else list(report_dirs)
+    parts = [_held_out_results(d) for d in dirs]
+    seen: dict[str, Path] = {}
+    for d, part in zip(dirs, parts, strict=True):
+        for task in sorted(set(part["dataset"])):
+            if task in seen:
+                raise SystemExit(f"task {task!r} is in both {seen[task]} and {d}; pool reports "
+                                 "of disjoint task sets")
+            seen[task] = d
+    common = set.intersection(*(set(p["featurizer"]) for p in parts))
+    dropped = sorted(set.union(*(set(p["featurizer"]) for p in parts)) - common)
+    if dropped:
+        print(f"left out (not in every report): {', '.join(dropped)}", file=sys.stderr)
+    results = pd.concat(parts)
+    results = results[results["featurizer"].isin(common)]
     keys = ["dataset", "split", "model", "featurizer"]
     return results.groupby(keys)["value"].mean().reset_index()
 
@@ -52,11 +88,11 @@ def _rank_table(mean: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("mean")
 
 
-def ranks_by_split(report_dir: Path) -> pd.DataFrame:
+def ranks_by_split(report_dir: Path | list[Path]) -> pd.DataFrame:
     return _rank_table(_held_out_means(report_dir))
 
 
-def goal_table(report_dir: Path, candidates: list[str],
+def goal_table(report_dir: Path | list[Path], candidates: list[str],
                exclude: tuple[str, ...] = ()) -> pd.DataFrame:
     """Each candidate's ranks against the field alone, with the field's best in brackets."""
     mean = _held_out_means(report_dir)
@@ -82,7 +118,8 @@ def goal_table(report_dir: Path, candidates: list[str],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("report_dir", type=Path)
+    parser.add_argument("report_dirs", type=Path, nargs="+",
+                        help="one or more evaluation reports, pooled (disjoint task sets)")
     parser.add_argument("--candidates", default=None,
                         help="comma-separated featurizer names, each ranked alone against the "
                              "field (bold: first in that column)")
@@ -91,9 +128,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.candidates:
         exclude = tuple(x for x in args.exclude.split(",") if x)
-        print(goal_table(args.report_dir, args.candidates.split(","), exclude).to_markdown())
+        print(goal_table(args.report_dirs, args.candidates.split(","), exclude).to_markdown())
     else:
-        print(ranks_by_split(args.report_dir).round(2).to_markdown())
+        print(ranks_by_split(args.report_dirs).round(2).to_markdown())
 
 
 if __name__ == "__main__":

@@ -103,6 +103,39 @@ def test_ranks_by_split_needs_the_held_out_list(tmp_path):
         ranks_by_split.held_out_tasks(tmp_path / "report.md")
 
 
+def _report(directory: Path, held_out: str, rows: list[dict]) -> Path:
+    directory.mkdir()
+    (directory / "report.md").write_text(
+        f"Average rank on the held-out tasks only ({held_out}): ...\n")
+    pd.DataFrame(rows).to_csv(directory / "results.csv", index=False)
+    return directory
+
+
+def test_ranks_by_split_pools_reports_of_disjoint_tasks(tmp_path, capsys):
+    ranks_by_split = _load("ranks_by_split")
+
+    def row(dataset, featurizer, value):
+        return dict(dataset=dataset, task_type="regression", split="random", seed=0,
+                    model="ridge", featurizer=featurizer, metric="r2", value=value)
+    # small: a first on photoswitch; large: b first on hiv-like task; c only in small
+    small = _report(tmp_path / "small", "photoswitch",
+                    [row("photoswitch", "a", 0.9), row("photoswitch", "b", 0.5),
+                     row("photoswitch", "c", 0.95)])
+    large = _report(tmp_path / "large", "refractive-index",
+                    [row("refractive-index", "a", 0.1), row("refractive-index", "b", 0.8)])
+    # a report whose every task is held out says so instead of listing them
+    (large / "report.md").write_text("No compared featurizer (nor any teacher behind it) "
+                                     "declares training on the labels of these tasks, so "
+                                     "every task is held out.\n")
+    assert ranks_by_split.held_out_tasks(large / "report.md") is None
+    table = ranks_by_split.ranks_by_split([small, large])
+    assert sorted(table.index) == ["a", "b"]  # c is not in every report: dropped, said so
+    assert "left out (not in every report): c" in capsys.readouterr().err
+    assert table.loc["a", "ridge random"] == 1.5 and table.loc["b", "ridge random"] == 1.5
+    with pytest.raises(SystemExit, match="'photoswitch' is in both"):
+        ranks_by_split.ranks_by_split([small, small])
+
+
 def _tiny_report(directory: Path) -> Path:
     directory.mkdir()
     (directory / "report.md").write_text("Average rank on the held-out tasks only (bbbp): ...\n")
