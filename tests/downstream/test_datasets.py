@@ -10,9 +10,9 @@ from molmtd.downstream import datasets as ds
 DEV = {"bace", "bace-pic50", "chembl-freewilson"}
 REPORT = {"freesolv", "solubility", "lipophilicity", "aqsoldb", "bbbp", "clintox", "hiv",
           "atc-nervous", "atc-antineoplastic", "photoswitch", "cep-homo", "organic-density",
-          "refractive-index"}
+          "refractive-index", "melting-point", "boiling-point"}
 EXPECTED = DEV | REPORT | {"logs"}
-LARGE = {"hiv", "aqsoldb", "refractive-index"}
+LARGE = {"hiv", "aqsoldb", "refractive-index", "melting-point", "boiling-point"}
 
 
 def test_registry_lists_every_bundled_task():
@@ -69,6 +69,17 @@ def test_new_sources_have_the_documented_labels():
     assert int(y_l.sum()) == 250 and not np.array_equal(y, y_l)
     _, y, _ = ds.load_dataset("photoswitch")
     assert len(y) == 392 and 250 < np.median(y) < 500  # nm
+
+
+def test_handbook_tables_keep_organic_molecules_with_plausible_kelvin():
+    for name, low, high in (("melting-point", 60.0, 800.0), ("boiling-point", 80.0, 1000.0)):
+        smiles, y, task = ds.load_dataset(name)
+        assert task == "regression" and len(y) == ds.dataset_info(name).size
+        assert low < y.min() and y.max() < high and np.isfinite(y).all()
+        assert all("C" in s or "c" in s for s in smiles)
+        assert not any(metal in s for s in smiles for metal in ("[Na", "[Fe", "[Cr", "[Ta"))
+    assert ds._is_organic("CCO") and not ds._is_organic("[Na+].[Cl-]")
+    assert not ds._is_organic("[C-]#[Cr]") and not ds._is_organic("not a smiles")
 
 
 def test_hiv_labels_are_binary_active_vs_inactive():
