@@ -228,3 +228,13 @@ def test_parallel_chunks_respect_each_teachers_floor(monkeypatch):
     from molmtd.teachers.mordred import MordredDescriptors
 
     assert MordredDescriptors._min_chunk == 10
+
+
+@pytest.mark.parametrize("n,workers", [(500, 2), (1003, 2), (10_000, 2), (250_000, 2),
+                                       (1000, 4), (4000, 3)])
+def test_parallel_chunks_split_evenly_over_the_workers(n, workers):
+    chunk = fp._chunk_size(n, workers, min_chunk=100)
+    chunks = -(-n // chunk)
+    assert chunks % workers == 0  # no worker is left with one chunk more than the rest
+    assert 100 <= chunk <= 1000 and chunks <= max(4 * workers, -(-n // 1000) + workers)
+    assert fp._chunk_size(100, 2, min_chunk=100) == 100  # below two floors: one chunk
