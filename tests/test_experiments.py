@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -190,3 +191,23 @@ def test_release_refuses_an_unfinished_run(tmp_path):
     (tmp_path / "run" / "featurizer").mkdir(parents=True)
     with pytest.raises(SystemExit, match="not a finished run"):
         release.release(tmp_path / "run", "x", [], None, target_root=tmp_path / "f")
+
+
+def test_teacher_recovery_is_the_share_of_teacher_variance_recovered():
+    recovery = _load("teacher_recovery")
+    rng = np.random.default_rng(0)
+    student = rng.normal(size=(2000, 16))
+    mix = rng.normal(size=(16, 8))
+    teacher = student @ mix
+    assert recovery.recovery_r2(student, teacher) > 0.99  # a linear image: all recovered
+    noise = rng.normal(size=(2000, 8))
+    assert abs(recovery.recovery_r2(student, noise)) < 0.05  # unrelated: nothing
+    # half the teacher's variance is a linear image of the student, half is noise
+    half = recovery.recovery_r2(student, teacher / teacher.std(0) + noise)
+    assert 0.4 < half < 0.6
+    # a dimension nearly constant in training cannot drag the score to -inf
+    spiky = np.c_[teacher, np.r_[np.zeros(1999), 1e-3]]
+    assert recovery.recovery_r2(student, spiky) > 0.9
+    teacher_nan = teacher.copy()
+    teacher_nan[5] = np.nan  # rows that a featurizer could not embed are dropped
+    assert recovery.recovery_r2(student, teacher_nan) > 0.99
