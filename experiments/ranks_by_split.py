@@ -16,8 +16,9 @@ member's rank in that table.
         --candidates molmtd:molmtd-base,molmtd:noproj-both-s2112-pca512
 
 Several reports are pooled as one table (e.g. the small tasks at one cap and the large ones
-at another): each contributes the held-out tasks of its own report.md, a task may come from
-one report only, and only the featurizers present in every report are ranked.
+at another, or one probe per report): each contributes the held-out tasks of its own
+report.md, a (task, probe) pair may come from one report only, and only the featurizers
+present in every report are ranked.
 """
 
 from __future__ import annotations
@@ -56,19 +57,20 @@ def _held_out_results(report_dir: Path) -> pd.DataFrame:
 def _held_out_means(report_dirs: Path | list[Path]) -> pd.DataFrame:
     """Primary metric per (task, split, probe, featurizer), averaged over seeds.
 
-    Several reports are pooled; a task found in two of them is refused (which one would
-    count?), and a featurizer missing from one report is dropped, since its mean would
-    cover fewer tasks than the others'.
+    Several reports are pooled; a task scored by the same probe in two of them is refused
+    (which one would count?), and a featurizer missing from one report is dropped, since
+    its mean would cover fewer tasks than the others'.
     """
     dirs = [report_dirs] if isinstance(report_dirs, Path) else list(report_dirs)
     parts = [_held_out_results(d) for d in dirs]
-    seen: dict[str, Path] = {}
+    seen: dict[tuple[str, str], Path] = {}
     for d, part in zip(dirs, parts, strict=True):
-        for task in sorted(set(part["dataset"])):
-            if task in seen:
-                raise SystemExit(f"task {task!r} is in both {seen[task]} and {d}; pool reports "
-                                 "of disjoint task sets")
-            seen[task] = d
+        for task, probe in sorted(set(zip(part["dataset"], part["model"], strict=True))):
+            if (task, probe) in seen:
+                raise SystemExit(f"task {task!r} under {probe!r} is in both "
+                                 f"{seen[task, probe]} and {d}; pool reports of disjoint "
+                                 "task sets (or of other probes)")
+            seen[task, probe] = d
     common = set.intersection(*(set(p["featurizer"]) for p in parts))
     dropped = sorted(set.union(*(set(p["featurizer"]) for p in parts)) - common)
     if dropped:

@@ -133,8 +133,14 @@ def test_ranks_by_split_pools_reports_of_disjoint_tasks(tmp_path, capsys):
     assert sorted(table.index) == ["a", "b"]  # c is not in every report: dropped, said so
     assert "left out (not in every report): c" in capsys.readouterr().err
     assert table.loc["a", "ridge random"] == 1.5 and table.loc["b", "ridge random"] == 1.5
-    with pytest.raises(SystemExit, match="'photoswitch' is in both"):
+    with pytest.raises(SystemExit, match="'photoswitch' under 'ridge' is in both"):
         ranks_by_split.ranks_by_split([small, small])
+    # the same task under another probe, from a third report, pools
+    other = _report(tmp_path / "other", "photoswitch",
+                    [{**row("photoswitch", f, v), "model": "mlp"}
+                     for f, v in (("a", 0.1), ("b", 0.2))])
+    table = ranks_by_split.ranks_by_split([small, large, other])
+    assert table.loc["b", "mlp random"] == 1.0 and table.loc["a", "ridge random"] == 1.5
 
 
 def _tiny_report(directory: Path) -> Path:
