@@ -217,3 +217,9 @@ def test_teacher_recovery_is_the_share_of_teacher_variance_recovered():
     teacher_nan = teacher.copy()
     teacher_nan[5] = np.nan  # rows that a featurizer could not embed are dropped
     assert recovery.recovery_r2(student, teacher_nan) > 0.99
+
+
+def test_size_probe_columns_are_heavy_atoms_and_their_log():
+    size_probe = _load("size_probe")
+    np.testing.assert_allclose(size_probe.size_columns(["CCO", "c1ccccc1"]),
+                               [[3, np.log(3)], [6, np.log(6)]])
