@@ -42,7 +42,7 @@ def fragments_of(smiles: str, min_heavy: int) -> set[str]:
 
 
 def _key(smiles: str) -> str | None:
-    """molmtd's standardised key, or None for a molecule it rejects."""
+    """The standardised key of molmtd, or None for a molecule it rejects."""
     from molmtd.errors import InvalidMoleculeError
     from molmtd.molecules import standardize_smiles
 

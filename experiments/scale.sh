@@ -66,6 +66,10 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;training.max_epochs=12"
   [gauss-jkcat-noproj-both-s2112-seed1]="training.seed=1;corpus.source=$CACHE/corpora-src/moses50k-brics15k-screen14k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
   [gauss-jkcat-noproj-both-s2112-seed2]="training.seed=2;corpus.source=$CACHE/corpora-src/moses50k-brics15k-screen14k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
+  # size-aware readouts (stop 22's size probe: mean pooling hides molecule size): the
+  # release's run with sum pooling, and with the mean and the sum side by side
+  [gauss-jkcat-noproj-sum-e12]="student.jk=cat;student.projection=false;student.pooling=sum;training.max_epochs=12"
+  [gauss-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"

@@ -33,9 +33,9 @@ def compress_layer_readout(source: str | Path, target: str | Path, smiles: Seque
     """Write a copy of ``source`` whose embedding is the PCA of its layer readout.
 
     Args:
-        source: a featurizer directory or released name; its student must pool every
-            layer (``jk="cat"``, mean pooling) with a linear projection and no output norm,
-            so that its embedding is a linear map of the layer readout.
+        source: a featurizer directory or released name, with no output norm and either
+            a student that mean-pools every layer (``jk="cat"``): its layer readout is
+            compressed; or one without a projection: its pooled embedding is compressed.
         target: the new featurizer directory (created; must not be ``source``).
         smiles: molecules to fit the PCA on (unlabelled, e.g. corpus rows); invalid ones
             are skipped.
@@ -64,19 +64,26 @@ def compress_layer_readout(source: str | Path, target: str | Path, smiles: Seque
     if target.resolve() == source_dir.resolve():
         raise ValueError(f"target {target} is the source featurizer; write the compressed "
                          "copy to another directory")
-    artifact = Artifact(source_dir, readout="layers")
-    student = artifact.student
-    if not (student.jk_mode == "cat" and student.pooling_name == "mean"
-            and student.output_norm == "none"):
+    student = Artifact(source_dir, readout="layers").student
+    linear = student.output_norm == "none"
+    if linear and student.jk_mode == "cat" and student.pooling_name == "mean":
+        of = "layers"
+    elif linear and not student.projection_enabled:
+        # no projection: the embedding is the pooled vector itself (e.g. mean+sum pooling,
+        # which the layer readout, always mean-pooled, would lose), so compress that
+        of = "embedding"
+    else:
         raise ArtifactError(
             f"featurizer {source_dir}: its embedding is not a linear map of its layer readout "
-            f"(jk={student.jk_mode!r}, pooling={student.pooling_name!r}, output_norm="
-            f"{student.output_norm!r}; compression needs jk='cat', pooling='mean', "
-            "output_norm='none')")
+            f"(jk={student.jk_mode!r}, pooling={student.pooling_name!r}, projection="
+            f"{student.projection_enabled!r}, output_norm={student.output_norm!r}; compression "
+            "needs output_norm='none' and either jk='cat' with pooling='mean', or no "
+            "projection)")
+    artifact = Artifact(source_dir, readout=of)
     width = artifact.dim
     if not isinstance(dim, int) or not 1 <= dim <= width:
-        raise ValueError(f"dim must be an int in [1, {width}] (the layer readout's width), "
-                         f"got {dim!r}")
+        what = "the layer readout's" if of == "layers" else "the pooled embedding's"
+        raise ValueError(f"dim must be an int in [1, {width}] ({what} width), got {dim!r}")
     out = artifact.embed(list(smiles), n_jobs=n_jobs)
     X = out.embeddings[out.ok].astype(np.float64)
     if len(X) < dim:
@@ -104,21 +111,22 @@ def compress_layer_readout(source: str | Path, target: str | Path, smiles: Seque
     extra.update({
         "name": name or f"{config.get('name', source_dir.name)}-pca{dim}",
         "embedding_dim": dim, "readout": "embedding",
-        "compression": {"method": "pca", "of": "layers", "dim": dim, "n_molecules": len(X),
+        "compression": {"method": "pca", "of": of, "dim": dim, "n_molecules": len(X),
                         "explained_variance": round(explained, 6),
                         "source": str(config.get("name", source_dir.name))}})
     card_path = source_dir / CARD
     card = card_path.read_text() if card_path.is_file() else f"# {target.name}\n"
-    card = card.rstrip() + "\n\n" + _card_section(width, dim, len(X), explained)
+    card = card.rstrip() + "\n\n" + _card_section(width, dim, len(X), explained, of)
     return save_artifact(target, new, standardize=config["standardize"], extra=extra,
                          card=card)
 
 
-def _card_section(width: int, dim: int, n: int, explained: float) -> str:
+def _card_section(width: int, dim: int, n: int, explained: float, of: str) -> str:
+    what = "layer readout" if of == "layers" else "pooled embedding"
     return (
         "## Compressed embedding\n\n"
         f"The embedding is the top {dim} principal components of the z-scored {width}-d "
-        f"layer readout, fitted on {n:,} corpus molecules ({explained:.1%} of its variance); "
+        f"{what}, fitted on {n:,} corpus molecules ({explained:.1%} of its variance); "
         "they replaced the distilled projection (molmtd.compression). "
         "`readout=\"layers\"` still gives the full layer readout.\n")
 

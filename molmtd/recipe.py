@@ -205,7 +205,8 @@ class CompressionConfig(_Section):
     dim: int | None = Field(
         default=None, ge=1,
         description="keep the top `dim` principal components of the z-scored layer readout as "
-                    "the embedding (needs student.jk: cat and mean pooling); null = the "
+                    "the embedding (needs student.jk: cat and mean pooling, or no projection: then "
+                    "the pooled embedding is compressed); null = the "
                     "distilled embedding as trained")
     molecules: int = Field(default=20_000, ge=1,
                            description="training-set molecules (seeded sample) the PCA is "
@@ -261,15 +262,22 @@ class Recipe(_Section):
         dim, st = self.compression.dim, self.student
         if dim is None:
             return self
-        if st.jk != "cat" or st.pooling != "mean" or st.output_norm != "none":
+        from molmtd.student import POOLING_WIDTH
+
+        if st.output_norm == "none" and st.jk == "cat" and st.pooling == "mean":
+            width, what = st.num_layers * st.hidden_dim, "the layer readout"
+        elif st.output_norm == "none" and not st.projection:
+            width = ((st.num_layers if st.jk == "cat" else 1) * st.hidden_dim
+                     * POOLING_WIDTH.get(st.pooling, 1))
+            what = "the pooled embedding"
+        else:
             raise ValueError(
-                f"compression.dim={dim} needs student.jk: cat, student.pooling: mean and "
-                f"student.output_norm: none (got jk={st.jk!r}, pooling={st.pooling!r}, "
+                f"compression.dim={dim} needs student.output_norm: none and either "
+                f"student.jk: cat with student.pooling: mean, or student.projection: false "
+                f"(got jk={st.jk!r}, pooling={st.pooling!r}, projection={st.projection!r}, "
                 f"output_norm={st.output_norm!r}); set those or compression.dim: null")
-        width = st.num_layers * st.hidden_dim
         if dim > width:
-            raise ValueError(f"compression.dim={dim} is wider than the layer readout "
-                             f"(student.num_layers x student.hidden_dim = {width})")
+            raise ValueError(f"compression.dim={dim} is wider than {what} ({width}-d)")
         return self
 
     def to_yaml(self) -> str:

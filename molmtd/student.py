@@ -165,7 +165,13 @@ POOLINGS: dict[str, Callable[[int], gnn.Aggregation]] = {
     "max": lambda d: gnn.MaxAggregation(),
     # no gate bias: the softmax over a molecule's atoms cancels it (its gradient is zero)
     "attention": lambda d: gnn.AttentionalAggregation(gate_nn=nn.Linear(d, 1, bias=False)),
+    # the mean (what a molecule is like) beside the sum (how much of it there is): mean
+    # pooling alone hides molecule size, which size-extensive properties such as melting
+    # and boiling points need (docs/EXPERIMENTS.md, stop 22's size probe)
+    "mean+sum": lambda d: gnn.MultiAggregation(["mean", "sum"]),
 }
+# poolings that return several aggregations side by side: how many times the pooled width
+POOLING_WIDTH: dict[str, int] = {"mean+sum": 2}
 
 
 def list_components() -> dict[str, list[str]]:
@@ -366,7 +372,8 @@ class GNNStudent(nn.Module):
         hidden_dim: node width.
         out_dim: embedding width; None means ``hidden_dim``.
         norm: "layer" (per atom), "batch", "graph" or "none" (torch_geometric.nn.norm).
-        pooling: "mean", "sum", "max" or "attention" (torch_geometric.nn.aggr).
+        pooling: "mean", "sum", "max", "attention" (torch_geometric.nn.aggr) or "mean+sum"
+            (both side by side: twice the pooled width).
         projection: a Linear(hidden_dim, out_dim) after pooling.
         dropout: dropout probability after each layer.
         residual: add each layer's input to its output.
@@ -429,7 +436,8 @@ class GNNStudent(nn.Module):
         if conv in ("gat", "gatv2"):
             _check(hidden_dim % GAT_HEADS == 0, "hidden_dim", hidden_dim,
                    f"a multiple of {GAT_HEADS} with conv={conv!r} ({GAT_HEADS} heads)")
-        pooled_dim = hidden_dim * num_layers if jk == "cat" else hidden_dim
+        pooled_dim = ((hidden_dim * num_layers if jk == "cat" else hidden_dim)
+                      * POOLING_WIDTH.get(pooling, 1))
         if not projection and out_dim not in (None, pooled_dim):
             raise ValueError(f"The 'out_dim' parameter of GNNStudent must be None or equal "
                              f"the pooled width {pooled_dim} when projection=False. Got "

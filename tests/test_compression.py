@@ -56,6 +56,34 @@ def test_embedding_is_the_pca_of_the_z_scored_layer_readout(jkcat_artifact, mose
                                atol=1e-6)
 
 
+def test_a_student_without_projection_compresses_its_pooled_embedding(moses_smiles, tmp_path):
+    """mean+sum pooling: the layer readout (mean only) would drop the sum, so the PCA is of
+    the pooled embedding itself."""
+    from sklearn.decomposition import PCA
+
+    torch.manual_seed(1)
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=2, hidden_dim=8,
+                         jk="cat", pooling="mean+sum", projection=False)
+    assert student.out_dim == 32  # 2 layers x 8, twice
+    source = save_artifact(tmp_path / "meansum", student, standardize=dict(STANDARDIZE_DEFAULTS),
+                           extra={"name": "meansum", "readout": "embedding"})
+    fit, new = moses_smiles[:200], moses_smiles[200:240]
+    target = compress_layer_readout(source, tmp_path / "pca", fit, dim=12)
+
+    pooled = Artifact(source, readout="embedding")
+    X = pooled.embed(fit).embeddings.astype(np.float64)
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale < 1e-12] = 1.0
+    pca = PCA(n_components=12, random_state=0).fit((X - mean) / scale)
+    expected = pca.transform((pooled.embed(new).embeddings - mean) / scale)
+    np.testing.assert_allclose(Artifact(target).embed(new).embeddings, expected, atol=2e-4)
+    config = json.loads((target / "config.json").read_text())
+    assert config["compression"]["of"] == "embedding"
+    assert "z-scored 32-d pooled embedding" in (target / "card.md").read_text()
+    with pytest.raises(ValueError, match=r"\[1, 32\] \(the pooled embedding's width\)"):
+        compress_layer_readout(source, tmp_path / "wide", fit, dim=33)
+
+
 def test_config_records_the_fit_and_keeps_metadata(jkcat_artifact, moses_smiles, tmp_path):
     smiles = moses_smiles[:100] + ["not a smiles", ""]
     target = compress_layer_readout(jkcat_artifact, tmp_path / "small", smiles, dim=5)

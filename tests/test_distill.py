@@ -177,8 +177,17 @@ def test_compression_needs_a_student_that_pools_every_layer(tmp_path, corpus_fil
     from molmtd.errors import RecipeError
 
     data = _recipe(tmp_path, corpus_file).model_dump(mode="json")
-    with pytest.raises((RecipeError, ValueError), match="needs student.jk: cat"):
+    with pytest.raises((RecipeError, ValueError), match="either student.jk: cat with student"):
         load_recipe(data={**data, "compression": {"dim": 8}})
     with pytest.raises((RecipeError, ValueError), match="wider than the layer readout"):
         load_recipe(data={**data, "student": {"num_layers": 2, "hidden_dim": 32, "jk": "cat"},
                           "compression": {"dim": 65}})
+    # without a projection the pooled embedding itself is compressed, whatever the pooling:
+    # mean+sum doubles its width (2 layers x 32 x 2 = 128)
+    no_projection = {"num_layers": 2, "hidden_dim": 32, "jk": "cat", "pooling": "mean+sum",
+                     "projection": False}
+    assert load_recipe(data={**data, "student": no_projection,
+                             "compression": {"dim": 128}}).compression.dim == 128
+    with pytest.raises((RecipeError, ValueError), match=r"wider than the pooled embedding "
+                                                        r"\(128-d\)"):
+        load_recipe(data={**data, "student": no_projection, "compression": {"dim": 129}})

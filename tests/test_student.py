@@ -40,7 +40,7 @@ def mixed_batch() -> Batch:
 
 def test_components_listed():
     assert set(CONVS) == {"gine", "gin", "gat", "gatv2", "graphsage"}
-    assert set(POOLINGS) == {"mean", "sum", "max", "attention"}
+    assert set(POOLINGS) == {"mean", "sum", "max", "attention", "mean+sum"}
     assert set(NORMS) == {"layer", "batch", "graph", "none"}
 
 
@@ -474,3 +474,22 @@ def test_in_place_inference_equals_the_graph_recorded_path():
         layer.conv = plain
     with torch.no_grad():
         assert torch.equal(reference.forward_batch(batch), fast)
+
+
+def test_mean_plus_sum_pooling_is_the_mean_then_the_sum(mixed_batch):
+    """The pooled vector holds the mean and the sum of the atom states side by side, so the
+    sum's half grows with the number of atoms and the mean's half does not."""
+    from torch_geometric.nn import global_add_pool, global_mean_pool
+
+    model = student(pooling="mean+sum", projection=False, jk="cat", num_layers=2).eval()
+    assert model.out_dim == 2 * 2 * model.hidden_dim
+    with torch.no_grad():
+        out = model.forward_batch(mixed_batch)
+        states = torch.cat(model._node_states(mixed_batch.x, mixed_batch.edge_index,
+                                              mixed_batch.edge_attr, mixed_batch.batch,
+                                              mixed_batch.num_graphs), dim=1)
+    n = mixed_batch.num_graphs
+    torch.testing.assert_close(out[:, :states.size(1)],
+                               global_mean_pool(states, mixed_batch.batch, n))
+    torch.testing.assert_close(out[:, states.size(1):],
+                               global_add_pool(states, mixed_batch.batch, n))
