@@ -19,6 +19,15 @@ Several reports are pooled as one table (e.g. the small tasks at one cap and the
 at another, or one probe per report): each contributes the held-out tasks of its own
 report.md, a (task, probe) pair may come from one report only, and only the featurizers
 present in every report are ranked.
+
+``--add REPORT`` joins featurizers scored in a later run of eval_runs.py on the same tasks,
+splits, seeds and probe (e.g. one new student, without re-fitting the whole field). A row
+joins only where the pooled reports have the same (task, split, seed, probe) with the same
+train and test sizes; a featurizer in both must have the same scores (score the release in
+both as the check that the splits are the same), and a new one must cover every pooled row.
+
+    .venv/bin/python experiments/ranks_by_split.py REPORT --add NEW_REPORT \
+        --exclude 'concat(' --candidates molmtd:new-student
 """
 
 from __future__ import annotations
@@ -54,7 +63,37 @@ def _held_out_results(report_dir: Path) -> pd.DataFrame:
     return results if held_out is None else results[results["dataset"].isin(held_out)]
 
 
-def _held_out_means(report_dirs: Path | list[Path]) -> pd.DataFrame:
+KEYS = ["dataset", "split", "seed", "model"]
+
+
+def _join_added(results: pd.DataFrame, added: Path) -> pd.DataFrame:
+    """``results`` plus the featurizers that ``added`` scored on the same rows."""
+    extra = pd.read_csv(added / "results.csv")
+    extra = extra[extra["metric"] == extra["task_type"].map(PRIMARY)]
+    rows = results.drop_duplicates(KEYS).set_index(KEYS)
+    extra = extra[extra.set_index(KEYS).index.isin(rows.index)]
+    for size in ("n_train", "n_test"):
+        if size in extra.columns and size in rows.columns:
+            theirs = extra.set_index(KEYS)[size]
+            if (theirs != rows.loc[theirs.index, size].to_numpy()).any():
+                raise SystemExit(f"{added}: {size} differs from the pooled reports on the same "
+                                 "(task, split, seed, probe): not the same splits")
+    known = set(results["featurizer"])
+    both = results.merge(extra[extra["featurizer"].isin(known)], on=[*KEYS, "featurizer"],
+                         suffixes=("", "_added"))
+    if (both["value"] - both["value_added"]).abs().gt(1e-6).any():
+        raise SystemExit(f"{added}: a featurizer scored in both reports has other scores "
+                         "there: not the same splits")
+    new = extra[~extra["featurizer"].isin(known)]
+    complete = new.groupby("featurizer").size() == len(rows)
+    if not complete.all():
+        print(f"left out of {added} (not every pooled task, split and seed): "
+              f"{', '.join(complete.index[~complete])}", file=sys.stderr)
+    new = new[new["featurizer"].isin(complete.index[complete])]
+    return pd.concat([results, new[results.columns.intersection(new.columns)]])
+
+
+def _held_out_means(report_dirs: Path | list[Path], added: tuple[Path, ...] = ()) -> pd.DataFrame:
     """Primary metric per (task, split, probe, featurizer), averaged over seeds.
 
     Several reports are pooled; a task scored by the same probe in two of them is refused
@@ -77,6 +116,8 @@ def _held_out_means(report_dirs: Path | list[Path]) -> pd.DataFrame:
         print(f"left out (not in every report): {', '.join(dropped)}", file=sys.stderr)
     results = pd.concat(parts)
     results = results[results["featurizer"].isin(common)]
+    for report in added:
+        results = _join_added(results, report)
     keys = ["dataset", "split", "model", "featurizer"]
     return results.groupby(keys)["value"].mean().reset_index()
 
@@ -90,14 +131,14 @@ def _rank_table(mean: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("mean")
 
 
-def ranks_by_split(report_dir: Path | list[Path]) -> pd.DataFrame:
-    return _rank_table(_held_out_means(report_dir))
+def ranks_by_split(report_dir: Path | list[Path], added: tuple[Path, ...] = ()) -> pd.DataFrame:
+    return _rank_table(_held_out_means(report_dir, added))
 
 
 def goal_table(report_dir: Path | list[Path], candidates: list[str],
-               exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+               exclude: tuple[str, ...] = (), added: tuple[Path, ...] = ()) -> pd.DataFrame:
     """Each candidate's ranks against the field alone, with the field's best in brackets."""
-    mean = _held_out_means(report_dir)
+    mean = _held_out_means(report_dir, added)
     names = set(mean["featurizer"])
     missing = [c for c in candidates if c not in names]
     if missing:
@@ -125,14 +166,17 @@ def main() -> None:
     parser.add_argument("--candidates", default=None,
                         help="comma-separated featurizer names, each ranked alone against the "
                              "field (bold: first in that column)")
+    parser.add_argument("--add", type=Path, action="append", default=[],
+                        help="a report of more featurizers scored on the same splits (repeat)")
     parser.add_argument("--exclude", default="",
                         help="comma-separated substrings: featurizers left out of the field")
     args = parser.parse_args()
     if args.candidates:
         exclude = tuple(x for x in args.exclude.split(",") if x)
-        print(goal_table(args.report_dirs, args.candidates.split(","), exclude).to_markdown())
+        print(goal_table(args.report_dirs, args.candidates.split(","), exclude,
+                         tuple(args.add)).to_markdown())
     else:
-        print(ranks_by_split(args.report_dirs).round(2).to_markdown())
+        print(ranks_by_split(args.report_dirs, tuple(args.add)).round(2).to_markdown())
 
 
 if __name__ == "__main__":

@@ -143,6 +143,39 @@ def test_ranks_by_split_pools_reports_of_disjoint_tasks(tmp_path, capsys):
     assert table.loc["b", "mlp random"] == 1.0 and table.loc["a", "ridge random"] == 1.5
 
 
+def test_ranks_by_split_adds_featurizers_scored_on_the_same_splits(tmp_path, capsys):
+    ranks_by_split = _load("ranks_by_split")
+
+    def row(split, featurizer, value, n_test=100):
+        return dict(dataset="photoswitch", task_type="regression", split=split, seed=0,
+                    model="ridge", featurizer=featurizer, metric="r2", value=value,
+                    n_train=400, n_test=n_test)
+    base = _report(tmp_path / "base", "photoswitch",
+                   [row(s, f, v) for s, f, v in (("random", "a", 0.9), ("random", "b", 0.5),
+                                                 ("scaffold", "a", 0.3), ("scaffold", "b", 0.6))])
+    # the new student n beats a on random only; a, scored again, checks the splits; m
+    # was scored on one split only and is left out
+    added = _report(tmp_path / "added", "photoswitch",
+                    [row("random", "a", 0.9), row("scaffold", "a", 0.3),
+                     row("random", "n", 0.95), row("scaffold", "n", 0.4),
+                     row("random", "m", 0.99)])
+    table = ranks_by_split.ranks_by_split(base, (added,))
+    assert sorted(table.index) == ["a", "b", "n"]
+    assert table.loc["n", "ridge random"] == 1.0 and table.loc["n", "ridge scaffold"] == 2.0
+    assert "left out of" in capsys.readouterr().err
+    goal = ranks_by_split.goal_table(base, ["n"], added=(added,))
+    assert goal.loc["n", "ridge random"] == "**1.00** (a 2.00)"
+    # a featurizer whose scores differ, or other split sizes, means other splits: refused
+    moved = _report(tmp_path / "moved", "photoswitch",
+                    [row("random", "a", 0.8), row("scaffold", "a", 0.3)])
+    with pytest.raises(SystemExit, match="other scores there"):
+        ranks_by_split.ranks_by_split(base, (moved,))
+    resized = _report(tmp_path / "resized", "photoswitch",
+                      [row("random", "n", 0.9, n_test=99), row("scaffold", "n", 0.3)])
+    with pytest.raises(SystemExit, match="n_test differs"):
+        ranks_by_split.ranks_by_split(base, (resized,))
+
+
 def _tiny_report(directory: Path) -> Path:
     directory.mkdir()
     (directory / "report.md").write_text("Average rank on the held-out tasks only (bbbp): ...\n")
