@@ -256,3 +256,15 @@ def test_size_probe_columns_are_heavy_atoms_and_their_log():
     size_probe = _load("size_probe")
     np.testing.assert_allclose(size_probe.size_columns(["CCO", "c1ccccc1"]),
                                [[3, np.log(3)], [6, np.log(6)]])
+
+
+def test_knn_scaling_keeps_the_columns_relative_variances():
+    knn_scaling = _load("knn_scaling")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3)) * np.array([4.0, 2.0, 0.5])  # variances 16, 4, 0.25
+    factor = knn_scaling.global_scale(x)
+    assert factor == pytest.approx(np.sqrt(x.var(axis=0).mean()))
+    assert factor == pytest.approx(np.sqrt((16 + 4 + 0.25) / 3), rel=0.1)
+    scaled = x / factor  # one factor: the first column still weighs 8x the last
+    assert scaled[:, 0].std() / scaled[:, 2].std() == pytest.approx(8.0, rel=0.1)
+    assert knn_scaling.global_scale(np.ones((10, 4))) == 1.0  # constant: no division by 0
