@@ -43,6 +43,11 @@ def main() -> None:
     parser.add_argument("--teachers", default=TEACHERS,
                         help=f"comma-separated teacher specs to score beside the runs "
                              f"(default: {TEACHERS})")
+    parser.add_argument("--same-molecules-as", default="",
+                        help="comma-separated teacher specs embedded (from the cache) only to "
+                             "drop the molecules they fail on, not scored: the molecules and "
+                             "splits of an earlier report that scored them, so that "
+                             "ranks_by_split.py --add can join this one to it")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -65,7 +70,8 @@ def main() -> None:
         datasets=args.datasets.split(",") if args.datasets else None,
         max_molecules=args.max_molecules or None, out_dir=args.report_dir,
         cache_dir=resolve_cache_dir(None), readouts=args.readout.split(","),
-        include_concat=not args.no_concat)
+        include_concat=not args.no_concat,
+        same_molecules_as=split_spec_list(args.same_molecules_as))
     print(f"report: {report}")
 
 

@@ -297,7 +297,8 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
                          clustering: bool = True, clustering_max_molecules: int = 1000,
                          cache_dir: str | Path | None = None,
                          readouts: Sequence[str] = ("embedding",),
-                         allow_dev_tasks: bool = False) -> Path:
+                         allow_dev_tasks: bool = False,
+                         same_molecules_as: Sequence[str | Teacher] = ()) -> Path:
     """Compare a distilled featurizer with teachers, their concatenation and ECFP.
 
     Args:
@@ -329,6 +330,10 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
         readouts: the readouts of each distilled featurizer to score, "embedding" and/or
             "layers" (labelled ``molmtd:<name>[layers]``; see :class:`~molmtd.artifact.Artifact`).
         allow_dev_tasks: score development tasks too (the report says so).
+        same_molecules_as: teacher specs or Teachers embedded only to drop the molecules
+            they fail on, not scored: an earlier report that scored them then has the same
+            molecules and splits, so featurizers scored later can join it (e.g. one new
+            student, without fitting every teacher's probe again).
 
     Returns:
         path of ``report.md``.
@@ -357,14 +362,20 @@ def evaluate_featurizers(featurizer: str | Path | Sequence[str | Path] | None,
     if bad or not readouts:
         raise EvaluationError(f"unknown readout(s) {bad}; expected some of {', '.join(READOUTS)}")
     sources = _sources(featurizer, against, include_ecfp, readouts)
+    maskers = [_sources(None, [t], False, readouts)[0] for t in same_molecules_as]
     out_dir = Path(out_dir)
     rows, table, cluster_rows, dropped_notes = [], [], [], []
     for name in datasets:
         keys, y, task_type, counts = _prepare_dataset(name, max_molecules)
         embs, failed, seconds = _embed_all(sources, keys, include_concat,
                                            Path(cache_dir) if cache_dir is not None else None)
-        keep = np.flatnonzero(np.all([np.isfinite(e).all(axis=1) for e in embs.values()],
-                                     axis=0))
+        embedded = [np.isfinite(e).all(axis=1) for e in embs.values()]
+        for masker in maskers:  # embedded for their failures only (cached: cheap)
+            values, ok = _embed(masker.teacher, keys,
+                                Path(cache_dir) if cache_dir is not None else None)
+            embedded.append(ok & np.isfinite(values).all(axis=1))
+            failed[masker.label] = int((~embedded[-1]).sum())
+        keep = np.flatnonzero(np.all(embedded, axis=0))
         counts["not embedded"] = len(keys) - len(keep)
         counts["used"] = len(keep)
         table.append(counts)

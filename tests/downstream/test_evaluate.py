@@ -108,6 +108,27 @@ def test_unembeddable_molecules_dropped_for_every_featurizer(tmp_path):
     assert "| bbbp | classification | 120 |" in text
 
 
+def test_same_molecules_as_drops_a_teachers_failures_without_scoring_it(tmp_path):
+    """A later report that scores maccs alone, on the molecules of one that also scored the
+    chlorine-blind teacher, has the same rows and the same maccs scores."""
+    args = dict(datasets=["bbbp"], splits=("random",), seeds=(0,), max_molecules=120,
+                include_ecfp=False, include_concat=False, clustering=False)
+    evaluate_featurizers(None, ["maccs", NoChlorineTeacher()], out_dir=tmp_path / "both",
+                         **args)
+    path = evaluate_featurizers(None, ["maccs"], out_dir=tmp_path / "later",
+                                same_molecules_as=[NoChlorineTeacher()], **args)
+    both = pd.read_csv(tmp_path / "both" / "results.csv")
+    later = pd.read_csv(tmp_path / "later" / "results.csv")
+    assert set(later["featurizer"]) == {"maccs"}  # the masking teacher is not scored
+    pd.testing.assert_frame_equal(later.reset_index(drop=True),
+                                  both[both["featurizer"] == "maccs"].reset_index(drop=True))
+    assert "dropped (test-nocl: " in path.read_text()
+    alone = evaluate_featurizers(None, ["maccs"], out_dir=tmp_path / "alone", **args)
+    assert "bbbp: " not in alone.read_text()  # without it, the chlorine molecules stay
+    n = pd.read_csv(tmp_path / "alone" / "results.csv")[["n_train", "n_test"]].sum(axis=1)
+    assert (n > later[["n_train", "n_test"]].sum(axis=1).iloc[0]).all()
+
+
 def test_sources_add_ecfp_only_when_missing():
     assert [s.label for s in _sources(None, ["maccs"], True)] == ["maccs", "ecfp"]
     assert [s.label for s in _sources(None, ["ecfp:radius=3"], True)] == ["ecfp:radius=3"]
