@@ -70,6 +70,7 @@ declare -A OVERRIDES=(
   # release's run with sum pooling, and with the mean and the sum side by side
   [gauss-jkcat-noproj-sum-e12]="student.jk=cat;student.projection=false;student.pooling=sum;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
+  [gauss-jkcat-noproj-meansum-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
