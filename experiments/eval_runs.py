@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--teachers", default=TEACHERS,
                         help=f"comma-separated teacher specs to score beside the runs "
                              f"(default: {TEACHERS})")
+    parser.add_argument("--no-ecfp", action="store_true",
+                        help="leave out the ECFP baseline (a report joined to one that has it)")
     parser.add_argument("--same-molecules-as", default="",
                         help="comma-separated teacher specs embedded (from the cache) only to "
                              "drop the molecules they fail on, not scored: the molecules and "
@@ -70,7 +72,7 @@ def main() -> None:
         datasets=args.datasets.split(",") if args.datasets else None,
         max_molecules=args.max_molecules or None, out_dir=args.report_dir,
         cache_dir=resolve_cache_dir(None), readouts=args.readout.split(","),
-        include_concat=not args.no_concat,
+        include_concat=not args.no_concat, include_ecfp=not args.no_ecfp,
         same_molecules_as=split_spec_list(args.same_molecules_as))
     print(f"report: {report}")
 
