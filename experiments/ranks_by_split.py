@@ -66,10 +66,14 @@ def _held_out_results(report_dir: Path) -> pd.DataFrame:
 KEYS = ["dataset", "split", "seed", "model"]
 
 
-def _join_added(results: pd.DataFrame, added: Path) -> pd.DataFrame:
-    """``results`` plus the featurizers that ``added`` scored on the same rows."""
-    extra = pd.read_csv(added / "results.csv")
+def _join_added(results: pd.DataFrame, reports: tuple[Path, ...]) -> pd.DataFrame:
+    """``results`` plus the featurizers that ``reports`` scored on the same rows.
+
+    The reports count together: e.g. one added report per pooled one.
+    """
+    extra = pd.concat([pd.read_csv(r / "results.csv") for r in reports])
     extra = extra[extra["metric"] == extra["task_type"].map(PRIMARY)]
+    added = ", ".join(str(r) for r in reports)
     rows = results.drop_duplicates(KEYS).set_index(KEYS)
     extra = extra[extra.set_index(KEYS).index.isin(rows.index)]
     for size in ("n_train", "n_test"):
@@ -116,8 +120,8 @@ def _held_out_means(report_dirs: Path | list[Path], added: tuple[Path, ...] = ()
         print(f"left out (not in every report): {', '.join(dropped)}", file=sys.stderr)
     results = pd.concat(parts)
     results = results[results["featurizer"].isin(common)]
-    for report in added:
-        results = _join_added(results, report)
+    if added:
+        results = _join_added(results, tuple(added))
     keys = ["dataset", "split", "model", "featurizer"]
     return results.groupby(keys)["value"].mean().reset_index()
 

@@ -161,6 +161,14 @@ def test_ranks_by_split_adds_featurizers_scored_on_the_same_splits(tmp_path, cap
                      row("random", "m", 0.99)])
     table = ranks_by_split.ranks_by_split(base, (added,))
     assert sorted(table.index) == ["a", "b", "n"]
+    # one added report per pooled report: n covers the pooled rows only together
+    large = _report(tmp_path / "large", "refractive-index",
+                    [{**row("random", f, v), "dataset": "refractive-index"}
+                     for f, v in (("a", 0.1), ("b", 0.2))])
+    large_added = _report(tmp_path / "large_added", "refractive-index",
+                          [{**row("random", "n", 0.3), "dataset": "refractive-index"}])
+    pooled = ranks_by_split.ranks_by_split([base, large], (added, large_added))
+    assert pooled.loc["n", "ridge random"] == 1.0  # first on both tasks
     assert table.loc["n", "ridge random"] == 1.0 and table.loc["n", "ridge scaffold"] == 2.0
     assert "left out of" in capsys.readouterr().err
     goal = ranks_by_split.goal_table(base, ["n"], added=(added,))
