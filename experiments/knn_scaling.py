@@ -17,14 +17,13 @@ with per-column z-scores (the report's probe) and with one global scale.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from size_probe import TASKS  # noqa: E402  (the same task subset and caps)
+from probe_splits import iterate_splits, parse_args  # noqa: E402
 
 
 def global_scale(train: np.ndarray) -> float:
@@ -33,54 +32,24 @@ def global_scale(train: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("student")
-    parser.add_argument("--teacher", default="minimol")
-    parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(__doc__)
 
     import pandas as pd
 
-    from molmtd.artifact import load_artifact
-    from molmtd.downstream.evaluate import _embed, _prepare_dataset
-    from molmtd.downstream.metrics import score_predictions
     from molmtd.downstream.models import make_model, predict_scores
     from molmtd.downstream.probe import KNNProbeClassifier, KNNProbeRegressor
-    from molmtd.downstream.splits import make_split
-    from molmtd.paths import resolve_cache_dir
-    from molmtd.teachers.base import get_teacher
-    from molmtd.teachers.distilled import DistilledTeacher
 
-    cache = resolve_cache_dir(None)
-    artifact = load_artifact(args.student)
-    sources = {"student": DistilledTeacher(featurizer=str(artifact.directory),
-                                           readout="embedding"),
-               args.teacher: get_teacher(args.teacher)}
-    primary = {"classification": "auroc", "regression": "r2"}
     rows = []
-    for task, cap in TASKS.items():
-        keys, y, task_type, _ = _prepare_dataset(task, cap)
-        embs = {name: _embed(src, keys, cache)[0] for name, src in sources.items()}
-        probe = KNNProbeClassifier if task_type == "classification" else KNNProbeRegressor
-        for split in ("random", "scaffold"):
-            for seed in range(args.seeds):
-                train, test = make_split(split, keys, seed=seed,
-                                         stratify=y if task_type == "classification" else None)
-                for name, x in embs.items():
-                    ok = np.isfinite(x).all(1)
-                    tr, te = train[ok[train]], test[ok[test]]
-                    zscored = make_model("knn", task_type, seed).fit(x[tr], y[tr])
-                    centre = x[tr].mean(axis=0)
-                    factor = global_scale(x[tr])
-                    whole = probe(random_state=seed).fit((x[tr] - centre) / factor, y[tr])
-                    for label, model, xt in ((f"{name} z-scored", zscored, x[te]),
-                                             (f"{name} one scale", whole,
-                                              (x[te] - centre) / factor)):
-                        value = score_predictions(task_type, y[te], predict_scores(
-                            model, xt, task_type))[primary[task_type]]
-                        rows.append(dict(task=task, split=split, seed=seed, featurizer=label,
-                                         value=value))
-        print(task, "done", flush=True)
+    for s in iterate_splits(args.student, args.teacher, args.seeds):
+        x, tr, te = s.x, s.train, s.test
+        probe = KNNProbeClassifier if s.task_type == "classification" else KNNProbeRegressor
+        zscored = make_model("knn", s.task_type, s.seed).fit(x[tr], s.y[tr])
+        centre, factor = x[tr].mean(axis=0), global_scale(x[tr])
+        whole = probe(random_state=s.seed).fit((x[tr] - centre) / factor, s.y[tr])
+        for label, model, xt in ((f"{s.featurizer} z-scored", zscored, x[te]),
+                                 (f"{s.featurizer} one scale", whole, (x[te] - centre) / factor)):
+            rows.append(dict(task=s.task, split=s.split, seed=s.seed, featurizer=label,
+                             value=s.score(predict_scores(model, xt, s.task_type))))
     table = (pd.DataFrame(rows).groupby(["task", "split", "featurizer"])["value"].mean()
              .unstack())
     print(table.round(3).to_markdown())

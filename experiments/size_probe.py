@@ -16,13 +16,13 @@ alone and with the size columns.
 
 from __future__ import annotations
 
-import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
-TASKS = {"boiling-point": None, "melting-point": None, "refractive-index": None,
-         "photoswitch": 2000, "clintox": 2000, "atc-antineoplastic": 2000, "cep-homo": 2000,
-         "organic-density": 2000}
+sys.path.insert(0, str(Path(__file__).parent))
+from probe_splits import iterate_splits, parse_args  # noqa: E402
 
 
 def size_columns(keys: list[str]) -> np.ndarray:
@@ -34,48 +34,21 @@ def size_columns(keys: list[str]) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("student")
-    parser.add_argument("--teacher", default="minimol")
-    parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(__doc__)
 
     import pandas as pd
 
-    from molmtd.artifact import load_artifact
-    from molmtd.downstream.evaluate import _embed, _prepare_dataset
-    from molmtd.downstream.metrics import score_predictions
     from molmtd.downstream.models import make_model, predict_scores
-    from molmtd.downstream.splits import make_split
-    from molmtd.paths import resolve_cache_dir
-    from molmtd.teachers.base import get_teacher
-    from molmtd.teachers.distilled import DistilledTeacher
 
-    cache = resolve_cache_dir(None)
-    artifact = load_artifact(args.student)
-    sources = {"student": DistilledTeacher(featurizer=str(artifact.directory),
-                                           readout="embedding"),
-               args.teacher: get_teacher(args.teacher)}
-    primary = {"classification": "auroc", "regression": "r2"}
-    rows = []
-    for task, cap in TASKS.items():
-        keys, y, task_type, _ = _prepare_dataset(task, cap)
-        size = size_columns(keys)
-        embs = {name: _embed(src, keys, cache)[0] for name, src in sources.items()}
-        for split in ("random", "scaffold"):
-            for seed in range(args.seeds):
-                train, test = make_split(split, keys, seed=seed,
-                                         stratify=y if task_type == "classification" else None)
-                for name, emb in embs.items():
-                    for label, x in ((name, emb), (f"{name}+size", np.c_[emb, size])):
-                        ok = np.isfinite(x).all(1)
-                        tr, te = train[ok[train]], test[ok[test]]
-                        model = make_model("ridge", task_type, seed).fit(x[tr], y[tr])
-                        value = score_predictions(task_type, y[te], predict_scores(
-                            model, x[te], task_type))[primary[task_type]]
-                        rows.append(dict(task=task, split=split, seed=seed, featurizer=label,
-                                         value=value))
-        print(task, "done", flush=True)
+    rows, sizes = [], {}
+    for s in iterate_splits(args.student, args.teacher, args.seeds):
+        if s.task not in sizes:
+            sizes = {s.task: size_columns(s.keys)}
+        with_size = np.c_[s.x, sizes[s.task]]
+        for label, x in ((s.featurizer, s.x), (f"{s.featurizer}+size", with_size)):
+            model = make_model("ridge", s.task_type, s.seed).fit(x[s.train], s.y[s.train])
+            rows.append(dict(task=s.task, split=s.split, seed=s.seed, featurizer=label,
+                             value=s.score(predict_scores(model, x[s.test], s.task_type))))
     table = (pd.DataFrame(rows).groupby(["task", "split", "featurizer"])["value"].mean()
              .unstack())
     print(table.round(3).to_markdown())

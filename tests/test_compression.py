@@ -28,19 +28,24 @@ def jkcat_artifact(tmp_path_factory):
                          card="# jkcat\n\nA test student.\n")
 
 
-def test_embedding_is_the_pca_of_the_z_scored_layer_readout(jkcat_artifact, moses_smiles,
-                                                              tmp_path):
+def _pca_of_z_scores(artifact: Artifact, fit: list[str], new: list[str], dim: int) -> np.ndarray:
+    """What compression should give for ``new``: scikit-learn's PCA of the z-scored readout."""
     from sklearn.decomposition import PCA
 
+    X = artifact.embed(fit).embeddings.astype(np.float64)
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale < 1e-12] = 1.0
+    pca = PCA(n_components=dim, random_state=0).fit((X - mean) / scale)
+    return pca.transform((artifact.embed(new).embeddings - mean) / scale)
+
+
+def test_embedding_is_the_pca_of_the_z_scored_layer_readout(jkcat_artifact, moses_smiles,
+                                                              tmp_path):
     fit, new = moses_smiles[:300], moses_smiles[300:360]
     target = compress_layer_readout(jkcat_artifact, tmp_path / "pca", fit, dim=10)
 
     source = Artifact(jkcat_artifact, readout="layers")
-    X = source.embed(fit).embeddings.astype(np.float64)
-    mean, scale = X.mean(0), X.std(0)
-    scale[scale < 1e-12] = 1.0
-    pca = PCA(n_components=10, random_state=0).fit((X - mean) / scale)
-    expected = pca.transform((source.embed(new).embeddings - mean) / scale)
+    expected = _pca_of_z_scores(source, fit, new, 10)
 
     compressed = Artifact(target)  # "auto": the config recommends the embedding
     assert compressed.readout == "embedding" and compressed.dim == 10
@@ -59,8 +64,6 @@ def test_embedding_is_the_pca_of_the_z_scored_layer_readout(jkcat_artifact, mose
 def test_a_student_without_projection_compresses_its_pooled_embedding(moses_smiles, tmp_path):
     """mean+sum pooling: the layer readout (mean only) would drop the sum, so the PCA is of
     the pooled embedding itself."""
-    from sklearn.decomposition import PCA
-
     torch.manual_seed(1)
     student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=2, hidden_dim=8,
                          jk="cat", pooling="mean+sum", projection=False)
@@ -70,12 +73,7 @@ def test_a_student_without_projection_compresses_its_pooled_embedding(moses_smil
     fit, new = moses_smiles[:200], moses_smiles[200:240]
     target = compress_layer_readout(source, tmp_path / "pca", fit, dim=12)
 
-    pooled = Artifact(source, readout="embedding")
-    X = pooled.embed(fit).embeddings.astype(np.float64)
-    mean, scale = X.mean(0), X.std(0)
-    scale[scale < 1e-12] = 1.0
-    pca = PCA(n_components=12, random_state=0).fit((X - mean) / scale)
-    expected = pca.transform((pooled.embed(new).embeddings - mean) / scale)
+    expected = _pca_of_z_scores(Artifact(source, readout="embedding"), fit, new, 12)
     np.testing.assert_allclose(Artifact(target).embed(new).embeddings, expected, atol=2e-4)
     config = json.loads((target / "config.json").read_text())
     assert config["compression"]["of"] == "embedding"

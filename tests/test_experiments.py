@@ -276,3 +276,23 @@ def test_knn_scaling_keeps_the_columns_relative_variances():
     scaled = x / factor  # one factor: the first column still weighs 8x the last
     assert scaled[:, 0].std() / scaled[:, 2].std() == pytest.approx(8.0, rel=0.1)
     assert knn_scaling.global_scale(np.ones((10, 4))) == 1.0  # constant: no division by 0
+
+
+def test_probe_splits_yield_aligned_disjoint_rows_per_featurizer(tmp_path, monkeypatch):
+    from molmtd.artifact import make_random_artifact
+
+    monkeypatch.setenv("MOLMTD_CACHE_DIR", str(tmp_path / "cache"))
+    probe_splits = _load("probe_splits")
+    monkeypatch.setattr(probe_splits, "TASKS", {"bbbp": 80})
+    student = make_random_artifact(tmp_path / "student", seed=0)
+    splits = list(probe_splits.iterate_splits(str(student), "ecfp", seeds=2))
+    assert [(s.split, s.seed, s.featurizer) for s in splits] == [
+        (split, seed, f) for split in ("random", "scaffold") for seed in (0, 1)
+        for f in ("student", "ecfp")]
+    for s in splits:
+        assert s.task == "bbbp" and s.task_type == "classification"
+        assert len(s.x) == len(s.keys) == len(s.y)
+        assert not set(s.train) & set(s.test) and len(s.test) > 0
+        assert 0.0 <= s.score(np.full(len(s.test), 0.5)) <= 1.0
+    # the student and the teacher share each split's rows (both embed every molecule)
+    np.testing.assert_array_equal(splits[0].test, splits[1].test)
