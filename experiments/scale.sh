@@ -71,6 +71,11 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-sum-e12]="student.jk=cat;student.projection=false;student.pooling=sum;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
+  [gauss-jkcat-noproj-meansum-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
+  # the loss comparison at the same size-aware readout (the field's L2 and cosine students
+  # above pool by the mean only)
+  [l2-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.name=l2"
+  [cosine-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.name=cosine"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
