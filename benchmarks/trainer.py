@@ -5,7 +5,8 @@ the compared steps alternating batch by batch so that the load of a shared machi
 weighs on both alike:
 
   zinc       the zinc recipe's student (GINE 5x300, every layer pooled, the heads on the
-             1500-d readout; ``zinc-projected``: the earlier 300-d projected one) with the
+             readout: 3000-d since stop 24's mean+sum pooling, 1500-d before;
+             ``zinc-projected``: the earlier 300-d projected one) with the
              zinc recipe's teachers' widths (ecfp-count 2048, physchem 217, chemprop 300,
              minimol 512, chemnet 512; gaussian objective, one mode): a full distillation
              step (student forward, standardise, every head, backward, both AdamW steps,
@@ -54,7 +55,8 @@ def batches_of(n_batches: int, batch_size: int):
 
 
 def zinc_student_config() -> dict:
-    """The student recipes/zinc.yaml trains (since stop 18: jk=cat, heads on the 1500-d readout)."""
+    """The student recipes/zinc.yaml trains (jk=cat and heads on the readout since stop 18;
+    mean+sum pooling, a 3000-d readout, since stop 24)."""
     from molmtd.distill import _student_config
     from molmtd.recipe import load_recipe
 
@@ -215,7 +217,9 @@ def main() -> None:
         results["zinc"] = {"distill_mol_s": rates["distill"], "student_mol_s": rates["student"],
                            "ratio": rates["student"] / rates["distill"]}
         _dump(args.json, results)  # partial figures survive a later timeout
-        which = "projected 5x300" if config is None else "GINE 5x300, heads on the 1500-d readout"
+        which = ("projected 5x300" if config is None else
+                 f"GINE 5x300, {config['pooling']} pooling, heads on the "
+                 f"{s.module.student.out_dim}-d readout")
         print(f"zinc recipe ({which}, zinc teachers' widths): distillation step "
               f"{rates['distill']:,.0f} mol/s, bare student {rates['student']:,.0f} mol/s, "
               f"ratio {rates['student'] / rates['distill']:.3f}", flush=True)
