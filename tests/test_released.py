@@ -29,7 +29,8 @@ def test_molmtd_base_is_the_default_featurizer_and_keeps_rows_aligned():
     assert "molmtd-base" in released_featurizers()
     feat = MTDFeaturizer()  # the default name, and the readout its card recommends
     artifact = load_artifact("molmtd-base")
-    dim = {"embedding": 512, "layers": 1500}[artifact.recommended_readout]  # 5 x 300 layers
+    # 5 layers x 300, each pooled by its mean and its sum (student.pooling: mean+sum)
+    dim = {"embedding": 512, "layers": 3000}[artifact.recommended_readout]
     assert artifact.dim == dim
     smiles = ["CCO", "not_a_smiles", "c1ccccc1O"]
     emb = feat.embed(smiles)
