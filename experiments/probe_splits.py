@@ -43,12 +43,18 @@ class Split:
                                  predictions)[PRIMARY[self.task_type]]
 
 
-def parse_args(doc: str) -> argparse.Namespace:
-    """The scripts' arguments: a student, the teacher to compare with, evaluation seeds."""
+def parse_args(doc: str, models: tuple[str, ...] = ()) -> argparse.Namespace:
+    """The scripts' arguments: a student, the teacher to compare with, evaluation seeds.
+
+    ``models``: the probes a script can fit (``--model``, the first is the default).
+    """
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("student")
     parser.add_argument("--teacher", default="minimol")
     parser.add_argument("--seeds", type=int, default=3)
+    if models:
+        parser.add_argument("--model", choices=models, default=models[0],
+                            help="the evaluation's probe (molmtd.downstream.models)")
     return parser.parse_args()
 
 

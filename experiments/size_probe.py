@@ -1,4 +1,4 @@
-r"""Does the student's mean pooling hide molecule size? Ridge with and without size columns.
+r"""Does the student's pooling hide molecule size? A probe with and without size columns.
 
 A hypothesis test for issue 9: the student pools its atom states by their mean, so its
 embedding is blind to how many atoms there are except through indirect cues, while
@@ -8,10 +8,11 @@ on size-extensive properties (boiling and melting points), appending two size co
 them to MiniMol's should change little.
 
 Per task and split (seeds 0-2, the reports' molecules and splits, the evaluation's ridge
-pipeline; embeddings from the evaluation cache): the primary metric of each featurizer
-alone and with the size columns.
+pipeline, or its MLP with ``--model mlp``; embeddings from the evaluation cache): the
+primary metric of each featurizer alone and with the size columns.
 
     .venv/bin/python experiments/size_probe.py featurizers/molmtd-base --teacher minimol
+    .venv/bin/python experiments/size_probe.py featurizers/molmtd-base --model mlp
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def size_columns(keys: list[str]) -> np.ndarray:
 
 
 def main() -> None:
-    args = parse_args(__doc__)
+    args = parse_args(__doc__, models=("ridge", "mlp"))
 
     import pandas as pd
 
@@ -46,7 +47,7 @@ def main() -> None:
             sizes = {s.task: size_columns(s.keys)}
         with_size = np.c_[s.x, sizes[s.task]]
         for label, x in ((s.featurizer, s.x), (f"{s.featurizer}+size", with_size)):
-            model = make_model("ridge", s.task_type, s.seed).fit(x[s.train], s.y[s.train])
+            model = make_model(args.model, s.task_type, s.seed).fit(x[s.train], s.y[s.train])
             rows.append(dict(task=s.task, split=s.split, seed=s.seed, featurizer=label,
                              value=s.score(predict_scores(model, x[s.test], s.task_type))))
     table = (pd.DataFrame(rows).groupby(["task", "split", "featurizer"])["value"].mean()

@@ -266,6 +266,22 @@ def test_size_probe_columns_are_heavy_atoms_and_their_log():
                                [[3, np.log(3)], [6, np.log(6)]])
 
 
+def test_probe_scripts_take_a_model_only_where_they_offer_one(monkeypatch, capsys):
+    probe_splits = _load("probe_splits")
+    monkeypatch.setattr(sys, "argv", ["size_probe.py", "student-dir"])
+    args = probe_splits.parse_args("doc", models=("ridge", "mlp"))
+    assert (args.student, args.teacher, args.seeds, args.model) == ("student-dir", "minimol",
+                                                                     3, "ridge")
+    monkeypatch.setattr(sys, "argv", ["size_probe.py", "s", "--model", "mlp", "--seeds", "1"])
+    assert probe_splits.parse_args("doc", models=("ridge", "mlp")).model == "mlp"
+    monkeypatch.setattr(sys, "argv", ["size_probe.py", "s", "--model", "knn"])
+    with pytest.raises(SystemExit):
+        probe_splits.parse_args("doc", models=("ridge", "mlp"))
+    assert "invalid choice: 'knn'" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["knn_scaling.py", "s"])
+    assert not hasattr(probe_splits.parse_args("doc"), "model")
+
+
 def test_knn_scaling_keeps_the_columns_relative_variances():
     knn_scaling = _load("knn_scaling")
     rng = np.random.default_rng(0)
