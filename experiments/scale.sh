@@ -19,6 +19,7 @@ COMMON=(--set "corpus.use_molecules=$N"
         # the student these screens started from (recipes/zinc.yaml has since moved to
         # the winner: jk=cat, no projection, PCA 512): variants change it from here
         --set student.jk=last --set student.projection=true --set compression.dim=null
+        --set student.pooling=mean
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set "training.max_epochs=$EPOCHS" --set training.early_stopping_patience=null
         --set training.checkpoint_every_n_steps=200)
