@@ -10,7 +10,9 @@ weighs on both alike:
              zinc recipe's teachers' widths (ecfp-count 2048, physchem 217, chemprop 300,
              minimol 512, chemnet 512; gaussian objective, one mode): a full distillation
              step (student forward, standardise, every head, backward, both AdamW steps,
-             student gradient clipping) vs the bare student's forward + backward + AdamW step.
+             student gradient clipping) vs the bare student's forward + backward + AdamW step;
+             then the heads alone (standardise, heads, backward, their AdamW step) on the
+             same batches' readouts, which says where the difference goes.
   reference  the reference trainer's configuration (GINE 10 layers x 512, LayerNorm,
              mean pooling, batch 256, one Gaussian mode per teacher, the zinc teachers'
              widths): molmtd's student, whose layers gather per-layer bond embeddings
@@ -124,6 +126,23 @@ class Stepper:
         out.float().square().mean().backward()
         self.opt_s.step()
 
+    def heads(self, readout, teachers) -> None:
+        """The objective's share of a distillation step: teacher standardisation, every
+        head, their backward down to the readout's gradient, and the heads' AdamW step, on
+        a readout computed beforehand (``readouts``)."""
+        s = readout.clone().requires_grad_()
+        with self.autocast():
+            targets = {label: (self.module.standardizers[label](t), ok)
+                       for label, (t, ok) in teachers.items()}
+            total, _ = self.module.objective(s, targets)
+        self.opt_h.zero_grad()
+        total.backward()
+        self.opt_h.step()
+
+    def readouts(self, batches) -> list:
+        with torch.no_grad():
+            return [self.module.student.forward_batch(g).float() for g in batches]
+
 
 def interleaved(steps: dict, batches, teachers, warmup: int = 2) -> dict[str, float]:
     """Molecules/s of each named step over all batches, alternating the order per batch."""
@@ -141,7 +160,7 @@ def interleaved(steps: dict, batches, teachers, warmup: int = 2) -> dict[str, fl
             steps[name](g, t)
             sync()
             spent[name] += time.perf_counter() - start
-    n = sum(b.num_graphs for b in batches)
+    n = sum(len(b) if isinstance(b, torch.Tensor) else b.num_graphs for b in batches)
     return {name: n / s for name, s in spent.items()}
 
 
@@ -217,12 +236,23 @@ def main() -> None:
         results["zinc"] = {"distill_mol_s": rates["distill"], "student_mol_s": rates["student"],
                            "ratio": rates["student"] / rates["distill"]}
         _dump(args.json, results)  # partial figures survive a later timeout
+        # where the overhead goes: the heads alone on the same batches' readouts
+        heads = interleaved({"heads": s.heads}, s.readouts(batches), teachers, args.warmup)
+        ms = {k: 1e3 * args.batch_size / v for k, v in
+              (("distill", rates["distill"]), ("student", rates["student"]),
+               ("heads", heads["heads"]))}
+        results["zinc"].update({"heads_mol_s": heads["heads"],
+                                "ms_per_batch": ms})
+        _dump(args.json, results)
         which = ("projected 5x300" if config is None else
                  f"GINE 5x300, {config['pooling']} pooling, heads on the "
                  f"{s.module.student.out_dim}-d readout")
         print(f"zinc recipe ({which}, zinc teachers' widths): distillation step "
               f"{rates['distill']:,.0f} mol/s, bare student {rates['student']:,.0f} mol/s, "
               f"ratio {rates['student'] / rates['distill']:.3f}", flush=True)
+        print(f"  ms per batch of {args.batch_size}: distillation {ms['distill']:.0f}, bare "
+              f"student {ms['student']:.0f}, heads alone {ms['heads']:.0f} (standardise, "
+              f"heads, their backward and AdamW; timed after the others)", flush=True)
         if args.profile:
             profiles.append(("zinc recipe, distillation step", profile_table(
                 s.distill, batches, teachers)))
