@@ -312,3 +312,30 @@ def test_probe_splits_yield_aligned_disjoint_rows_per_featurizer(tmp_path, monke
         assert 0.0 <= s.score(np.full(len(s.test), 0.5)) <= 1.0
     # the student and the teacher share each split's rows (both embed every molecule)
     np.testing.assert_array_equal(splits[0].test, splits[1].test)
+
+
+def test_seed_groups_rank_the_mean_of_each_configurations_draws(tmp_path):
+    seed_groups = _load("seed_groups")
+    (tmp_path / "report.md").write_text("Average rank on the held-out tasks only (bbbp, "
+                                        "photoswitch): ...\n")
+    # configuration A: draws 0.9 and 0.7 on bbbp (mean 0.80, below the teacher's 0.85);
+    # configuration B: 0.86 and 0.86 (above it); on photoswitch A's mean 0.6 beats B's 0.5
+    values = {"bbbp": {"a0": 0.9, "a1": 0.7, "b0": 0.86, "b1": 0.86, "t": 0.85},
+              "photoswitch": {"a0": 0.7, "a1": 0.5, "b0": 0.4, "b1": 0.6, "t": 0.3}}
+    rows = [dict(dataset=d, task_type="classification" if d == "bbbp" else "regression",
+                 split="scaffold", seed=0, model="ridge", featurizer=f,
+                 metric="auroc" if d == "bbbp" else "r2", value=v)
+            for d, by_f in values.items() for f, v in by_f.items()]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    mean = seed_groups.ranks_by_split._held_out_means(tmp_path)
+    groups = {"A": ["a0", "a1"], "B": ["b0", "b1"]}
+    table = seed_groups.group_goal_table(mean, groups)
+    # alone against t only: A is 2nd on bbbp and 1st on photoswitch, B 1st on both
+    assert table.loc["A", "ridge scaffold"] == "1.50 (t 1.50)"
+    assert table.loc["B", "ridge scaffold"] == "**1.00** (t 2.00)"
+    duel = seed_groups.head_to_head(mean, groups)
+    assert duel.loc["A vs B", "ridge scaffold"] == "1-1 (+0.020)"  # (-0.06 + 0.10) / 2
+    with pytest.raises(SystemExit, match="no results for"):
+        seed_groups.group_means(mean, {"A": ["a0", "zz"]})
+    with pytest.raises(SystemExit, match="in two groups"):
+        seed_groups.group_means(mean, {"A": ["a0"], "B": ["a0"]})
