@@ -149,18 +149,25 @@ def goal_table(report_dir: Path | list[Path], candidates: list[str],
         raise SystemExit(f"{report_dir}: no results for {missing}; featurizers: {sorted(names)}")
     dropped = mean["featurizer"].map(lambda f: any(x in f for x in exclude))
     field = mean[~mean["featurizer"].isin(candidates) & ~dropped]
-    rows = {}
-    for candidate in candidates:
-        table = _rank_table(pd.concat([field, mean[mean["featurizer"] == candidate]]))
-        others = table.drop(index=candidate)
-        cells = {}
-        for column in table.columns:
-            best = others[column].idxmin()
-            mark = "**" if table.loc[candidate, column] < others[column].min() else ""
-            cells[column] = (f"{mark}{table.loc[candidate, column]:.2f}{mark} "
-                             f"({best} {others.loc[best, column]:.2f})")
-        rows[candidate] = cells
+    rows = {candidate: alone_against(field, mean[mean["featurizer"] == candidate], candidate)
+            for candidate in candidates}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def alone_against(field: pd.DataFrame, scores: pd.DataFrame, name: str) -> dict[str, str]:
+    """``name``'s rank per column, ranked with the field only, as table cells.
+
+    A cell is bold when ``name`` is first, and names the best field member in brackets.
+    """
+    table = _rank_table(pd.concat([field, scores]))
+    others = table.drop(index=name)
+    cells = {}
+    for column in table.columns:
+        best = others[column].idxmin()
+        mark = "**" if table.loc[name, column] < others[column].min() else ""
+        cells[column] = (f"{mark}{table.loc[name, column]:.2f}{mark} "
+                         f"({best} {others.loc[best, column]:.2f})")
+    return cells
 
 
 def main() -> None:

@@ -63,18 +63,8 @@ def group_goal_table(mean: pd.DataFrame, groups: dict[str, list[str]],
     members = {m for ms in groups.values() for m in ms}
     dropped = mean["featurizer"].map(lambda f: f in members or any(x in f for x in exclude))
     field = mean[~dropped]
-    rows = {}
-    for name in groups:
-        table = ranks_by_split._rank_table(
-            pd.concat([field, by_group[by_group["featurizer"] == name]]))
-        others = table.drop(index=name)
-        cells = {}
-        for column in table.columns:
-            best = others[column].idxmin()
-            mark = "**" if table.loc[name, column] < others[column].min() else ""
-            cells[column] = (f"{mark}{table.loc[name, column]:.2f}{mark} "
-                             f"({best} {others.loc[best, column]:.2f})")
-        rows[name] = cells
+    rows = {name: ranks_by_split.alone_against(
+                field, by_group[by_group["featurizer"] == name], name) for name in groups}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
