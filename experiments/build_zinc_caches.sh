@@ -7,6 +7,7 @@
 # (On a machine whose cache was wiped, stages 1-2 plus one 250k training fit in a session.
 # The 10k/20k screening sets are prefixes of the same shards: `stage 10000 "$FAST"` builds
 # them if a screen needs them.)
+# `--50k` builds stage 1 only (what the 50k ablations of experiments/scale.sh read).
 # Every stage resumes from finished shards: run this script again after an interruption.
 # Caches go to $MOLMTD_CACHE_DIR or ~/.cache/molmtd (outside the checkout); the log and the
 # process-group id go to <cache>/logs/. Pause it while benchmarking:
@@ -30,6 +31,7 @@ stage() {  # stage <rows or null> <teachers override>
   echo "== $(date -Is) stage rows=$1 done in $((SECONDS - t0)) s" >> "$LOG"
 }
 stage 50000 "$FAST"
+if [ "${1:-}" = "--50k" ]; then echo "== $(date -Is) 50k caches built" >> "$LOG"; exit 0; fi
 stage null "$FAST"
 stage 50000 "teachers=[mordred]"
 stage null "teachers=[mordred]"

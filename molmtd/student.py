@@ -169,9 +169,12 @@ POOLINGS: dict[str, Callable[[int], gnn.Aggregation]] = {
     # pooling alone hides molecule size, which size-extensive properties such as melting
     # and boiling points need (docs/EXPERIMENTS.md, stop 22's size probe)
     "mean+sum": lambda d: gnn.MultiAggregation(["mean", "sum"]),
+    # and the max beside them: whether an atom environment occurs at all, which the mean
+    # dilutes and the sum confounds with how often it occurs (stop 26's readout ablation)
+    "mean+sum+max": lambda d: gnn.MultiAggregation(["mean", "sum", "max"]),
 }
 # poolings that return several aggregations side by side: how many times the pooled width
-POOLING_WIDTH: dict[str, int] = {"mean+sum": 2}
+POOLING_WIDTH: dict[str, int] = {"mean+sum": 2, "mean+sum+max": 3}
 
 
 def list_components() -> dict[str, list[str]]:
@@ -372,8 +375,8 @@ class GNNStudent(nn.Module):
         hidden_dim: node width.
         out_dim: embedding width; None means ``hidden_dim``.
         norm: "layer" (per atom), "batch", "graph" or "none" (torch_geometric.nn.norm).
-        pooling: "mean", "sum", "max", "attention" (torch_geometric.nn.aggr) or "mean+sum"
-            (both side by side: twice the pooled width).
+        pooling: "mean", "sum", "max", "attention" (torch_geometric.nn.aggr), "mean+sum"
+            (both side by side: twice the pooled width) or "mean+sum+max" (three times).
         projection: a Linear(hidden_dim, out_dim) after pooling.
         dropout: dropout probability after each layer.
         residual: add each layer's input to its output.

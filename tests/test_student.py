@@ -40,7 +40,7 @@ def mixed_batch() -> Batch:
 
 def test_components_listed():
     assert set(CONVS) == {"gine", "gin", "gat", "gatv2", "graphsage"}
-    assert set(POOLINGS) == {"mean", "sum", "max", "attention", "mean+sum"}
+    assert set(POOLINGS) == {"mean", "sum", "max", "attention", "mean+sum", "mean+sum+max"}
     assert set(NORMS) == {"layer", "batch", "graph", "none"}
 
 
@@ -493,3 +493,23 @@ def test_mean_plus_sum_pooling_is_the_mean_then_the_sum(mixed_batch):
                                global_mean_pool(states, mixed_batch.batch, n))
     torch.testing.assert_close(out[:, states.size(1):],
                                global_add_pool(states, mixed_batch.batch, n))
+
+
+def test_mean_sum_max_pooling_appends_the_max(mixed_batch):
+    """mean+sum+max is mean+sum with the per-molecule maximum of each state as a third block."""
+    from torch_geometric.nn import global_max_pool
+
+    torch.manual_seed(0)
+    model = student(pooling="mean+sum+max", projection=False, jk="cat", num_layers=2).eval()
+    assert model.out_dim == 3 * 2 * model.hidden_dim
+    reference = student(pooling="mean+sum", projection=False, jk="cat", num_layers=2).eval()
+    reference.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out = model.forward_batch(mixed_batch)
+        states = torch.cat(model._node_states(mixed_batch.x, mixed_batch.edge_index,
+                                              mixed_batch.edge_attr, mixed_batch.batch,
+                                              mixed_batch.num_graphs), dim=1)
+        torch.testing.assert_close(out[:, :2 * states.size(1)],
+                                   reference.forward_batch(mixed_batch))
+    torch.testing.assert_close(out[:, 2 * states.size(1):],
+                               global_max_pool(states, mixed_batch.batch, mixed_batch.num_graphs))
