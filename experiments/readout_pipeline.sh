@@ -2,8 +2,8 @@
 # Stop 26's readout ablation from an empty cache, niced, resumable (run it again after an
 # interruption; every step skips what is finished):
 #   1. the 50k zinc caches of the five fast teachers (experiments/build_zinc_caches.sh --50k)
-#   2. the release's configuration with sum-only pooling, then with mean+sum+max, 12 epochs
-#      each (experiments/scale.sh variants; ~21 min each on an idle 2-core machine)
+#   2. the release's configuration with mean+sum+max pooling, then with sum-only pooling
+#      (READOUT_VARIANTS, default "meansummax sum"), 12 epochs each (experiments/scale.sh variants; ~21 min each on an idle 2-core machine)
 #   3. each compressed to PCA 512, as the release was (experiments/compress.py)
 #   (setsid nohup experiments/readout_pipeline.sh > ~/.cache/molmtd/logs/readout_pipeline.log 2>&1 &)
 # Score with experiments/heldout_eval.sh (ADD=1 beside a report of the release).
@@ -14,8 +14,10 @@ R="$CACHE/runs/scale50k"; P="$CACHE/runs/pca"
 mkdir -p "$CACHE/logs" "$P"
 echo $$ > "$CACHE/logs/readout_pipeline.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true   # yield to foreground work (see build_zinc_caches.sh)
+# a cache build already running (an earlier pipeline's) writes the same shards: wait for it
+while pgrep -f build_zinc_caches.sh > /dev/null; do sleep 30; done
 experiments/build_zinc_caches.sh --50k
-for v in sum meansummax; do
+for v in ${READOUT_VARIANTS:-meansummax sum}; do
   name=gauss-jkcat-noproj-$v-e12
   echo "== $(date -Is) train $name"
   SCALE_N=50000 SCALE_VARIANTS=$name nice -n 10 experiments/scale.sh --train-only
