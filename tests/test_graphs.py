@@ -359,7 +359,31 @@ _VARIED = ["C |^1:0|", "CC |^1:1|", "[CH2]C", "F/C=C/F", "C/C=C\\C", "C[C@H](N)O
            "N[C@@H](C)C(=O)O", "[2H]C", "[Na+].[Cl-]", "c1ccccc1.C1CC1", "C", "[O]", "C#C",
            "C1CCC2(CC1)CCCC2", "c1ccc2ccccc2c1", "C1CC2CCC1C2", "[Fe]", "*C", "C[N+](C)(C)C",
            "CC(=O)[O-]", "C[S+]([O-])C", "[O-][n+]1ccccc1", "c1cc[nH]c1", "OB(O)c1ccccc1",
-           "C[C@@H]1CC[C@H](C)CC1", "[H]OC", "CCC(C)(C)C(C)(C)C(C)(C)C(C)(C)C"]
+           "C[C@@H]1CC[C@H](C)CC1", "[H]OC", "CCC(C)(C)C(C)(C)C(C)(C)C(C)(C)C",
+           # bond directions without bracket atoms (stereo read), ring and acyclic; bracket
+           # hydrogens carrying stereo; dative and quadruple bonds; CXSMILES and names
+           "C/C=C/C", "C/1=C/CCCCCC1", "CC(/C=C/Cl)=C\\C", "[H]/C(F)=C(/[H])F", "CN->B(C)C",
+           "C$C", "C1=CCCCCCC1", "CC=C(C)C=CC", "CCO ethanol", "C[C@H](N)O |&1:1|",
+           "CC |C:1.0|", "C=C=C", "O=[N+]([O-])c1ccccc1", "[NH3+]CC(=O)[O-]",
+           "CC(=O)[O-].[Na+]", "Cl[Pt](Cl)([NH3])[NH3]", "[O-2]", "[Fe+3]", "N#N", "C[Si](C)(C)C",
+           "[13CH3]C", "OC1CCC(O)CC1",
+           "C[C@]12CC[C@H](O)C[C@@H]1CC[C@@H]1[C@@H]2CC[C@]2(C)CCC[C@@H]12"]
+# inputs that are no graph, with their failure as MolFromSmiles, then to_mol, report it
+_INVALID = ["", " ", "C1CC", "c1cccc1", "not_a_smiles", "C(C", "CN(C)(C)(C)C",
+            "[H]C([H])([H])([H])[H]", "C/C=C/", "c1ccccc1C1", None, 3.5, Chem.Mol()]
+
+
+def _reference_failure(item) -> str | None:
+    """The failure of one input, the straightforward way: RDKit's default parse, else
+    molecules.to_mol's reason, or "no atoms"."""
+    from molmtd.molecules import to_mol
+
+    mol = Chem.MolFromSmiles(item) if isinstance(item, str) and item else None
+    try:
+        mol = mol or to_mol(item, 0)
+    except InvalidMoleculeError as err:
+        return err.reason
+    return None if mol.GetNumAtoms() else "no atoms"
 
 
 def test_bulk_features_equal_atom_by_atom(moses_smiles):
@@ -384,3 +408,30 @@ def test_bulk_features_equal_atom_by_atom(moses_smiles):
     assert block.edge_index.dtype == np.int32 and block.x.dtype == np.uint8
     assert np.array_equal(block.num_atoms, n_atoms)
     assert np.array_equal(block.num_edges, 2 * np.asarray(n_bonds))
+
+
+def test_failures_equal_the_straightforward_parse(moses_smiles):
+    """Each input fails (position, reason) as RDKit's default parse + to_mol say, on
+    bracket-free inputs (parsed by the stereo-free fast path) and on every other kind."""
+    items = [x for pair in zip(moses_smiles[:len(_INVALID)], _INVALID, strict=True) for x in pair]
+    items += _VARIED
+    block = graphs._featurize_block(items, start=100)
+    want = {100 + k: r for k, x in enumerate(items) if (r := _reference_failure(x)) is not None}
+    assert block.failures == want
+    assert len(want) == len(_INVALID)  # every invalid one, and only those
+    assert np.array_equal(block.ok, [100 + k not in want for k in range(len(items))])
+
+
+@pytest.mark.parametrize("smiles", ["CC=CC", "C1=CCCCCCC1", "CC(O)CC=CC", "c1ccccc1CC=NO",
+                                    "CC(C)(F)Cl", "CCO ethanol"])
+def test_stereo_free_parse_has_no_stereo_to_read(smiles):
+    """The fast path's premise: without bracket atoms or bond directions, RDKit's default
+    parse (which perceives stereo) sets no chiral tag and no bond stereo, and the fast
+    parse gives the same atoms, bonds and SMILES."""
+    default = Chem.MolFromSmiles(smiles)
+    fast = graphs._parse(smiles, 0, stereo_free=True)
+    assert not graphs._bond_stereo(smiles, graphs._plain(smiles))
+    assert all(a.GetChiralTag() == Chem.ChiralType.CHI_UNSPECIFIED for a in default.GetAtoms())
+    assert all(b.GetStereo() == Chem.BondStereo.STEREONONE for b in default.GetBonds())
+    assert _reference_raw(fast) == _reference_raw(default)
+    assert Chem.MolToSmiles(fast) == Chem.MolToSmiles(default)
