@@ -259,3 +259,18 @@ def test_overlapped_workers_equal_one_process(artifact, monkeypatch):
     assert many.reasons == one.reasons and np.array_equal(many.ok, one.ok)
     np.testing.assert_allclose(many.embeddings, one.embeddings, atol=1e-6)
     assert np.isnan(many.embeddings[~many.ok]).all()
+
+
+def test_all_cores_means_one_process_on_two_cores(monkeypatch):
+    """n_jobs=-1 starts workers only where there are more than two cores (on two, the
+    one-process path with two torch threads is faster); an explicit n_jobs is kept."""
+    import joblib
+
+    from molmtd.artifact import _n_workers
+
+    monkeypatch.setattr(joblib, "cpu_count", lambda: 2)
+    assert _n_workers(-1) == 1
+    assert _n_workers(2) == 2
+    monkeypatch.setattr(joblib, "cpu_count", lambda: 8)
+    assert _n_workers(-1) == 8
+    assert _n_workers(1) == 1
