@@ -321,8 +321,9 @@ def _n_workers(n_jobs: int) -> int:
         cores = cpu_count()
         # On two cores the overlapped path runs the student on one thread, and since graph
         # building got 2x faster that thread bounds it: molmtd-base, 4000 molecules, idle,
-        # 855 mol/s against 1,078 in one process with two torch threads (RESULTS.md, stop
-        # 26). So "all cores" means one process there; n_jobs=2 still asks for workers.
+        # alternating in one process, 1,024-1,079 mol/s against 1,258-1,306 in one process
+        # with two torch threads (benchmarks/RESULTS.md, stop 26). So "all cores" means one
+        # process there; an explicit n_jobs=2 still starts workers.
         return cores if cores > 2 else 1
     return max(1, n_jobs)
 
