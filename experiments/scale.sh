@@ -73,6 +73,8 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   # the max beside the mean and the sum (stop 26): whether an atom environment occurs at all
   [gauss-jkcat-noproj-meansummax-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum+max;training.max_epochs=12"
+  [gauss-jkcat-noproj-meansummax-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum+max;training.max_epochs=12"
+  [gauss-jkcat-noproj-meansummax-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum+max;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   # twice the steps of the release (stop 24: MiniMol, which leads MLP melting and boiling
