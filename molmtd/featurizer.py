@@ -115,8 +115,9 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
             name of a released featurizer.
         batch_size: molecules per forward pass.
         device: torch device, e.g. "cpu" or "cuda".
-        n_jobs: processes for standardisation and graph building (-1 = all cores); they
-            start only for inputs of a few thousand molecules or more.
+        n_jobs: processes for standardisation and graph building (-1 = all cores, where
+            there are more than two; on two, one process is faster); they start only for
+            inputs of a few thousand molecules or more.
         readout: "auto" (the readout the featurizer's release recommends, from its
             evaluation; "embedding" when it names none), "embedding" (the distilled
             embedding) or "layers" (every GNN layer's mean-pooled states, concatenated:
