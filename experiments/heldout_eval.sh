@@ -34,8 +34,9 @@ FEATURIZERS=("$@")
 if [ "${ADD:-0}" = 1 ]; then FIELD=(--teachers "" --no-ecfp --no-concat --same-molecules-as "$T")
 else FIELD=(--teachers "$T"); fi
 [ ${#FEATURIZERS[@]} -gt 0 ] || { echo "usage: OUT=DIR $0 FEATURIZER..." >&2; exit 2; }
+# the small-task reports first: if a session ends early, both probes have seven tasks
 report ridge
-report ridge-large "${BIG[@]}"
 report mlp-knn --model mlp,knn
+report ridge-large "${BIG[@]}"
 report mlp-large --model mlp "${BIG[@]}"
 report knn-large --model knn "${BIG[@]}"
