@@ -125,6 +125,10 @@ def targets(r: dict) -> list[dict]:
              if released.get("ecfp") else None)
     add("released model (molmtd-base) transform, all cores / molfeat ECFP, same run", ratio,
         ">= 0.25 (within 4x)", lambda v: v >= 0.25, "featurizer_released")
+    ratio8 = (released["transform, int8"] / released["ecfp"]
+              if released.get("ecfp") and released.get("transform, int8") else None)
+    add("same, precision='int8' (opt-in; close to, not equal to, fp32)", ratio8,
+        ">= 0.25 (within 4x)", lambda v: v >= 0.25, "featurizer_released")
     for row in _get(r, "fingerprints", "rows", default=[]):
         add(f"{row['teacher']} n_jobs=1 / plain RDKit loop", row["one_core_vs_loop"],
             ">= 0.8", lambda v: v >= 0.8, "fingerprints")

@@ -156,15 +156,25 @@ class Artifact:
             layer's mean-pooled states, ``num_layers * hidden_dim``; see
             :meth:`~molmtd.student.GNNStudent.layer_embeddings`) or "auto" (the config's
             recommended ``readout``, else "embedding").
+        precision: "fp32", or "int8" (CPU only: the student's message-passing MLPs run
+            with dynamic int8 quantisation, faster and close to, not equal to, fp32;
+            see :mod:`molmtd.quantization`).
     """
 
     def __init__(self, directory: str | Path, device: str = "cpu", batch_size: int = 256,
-                 readout: str = AUTO_READOUT):
+                 readout: str = AUTO_READOUT, precision: str = "fp32"):
         from safetensors.torch import load_file
 
         from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+        from molmtd.quantization import PRECISIONS, quantize_student
         from molmtd.student import GNNStudent
 
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                             f"got {precision!r}")
+        if precision == "int8" and str(device) != "cpu":
+            raise ValueError(f"precision='int8' runs on the CPU only (dynamic int8 "
+                             f"quantisation), got device={device!r}; use precision='fp32'")
         self.directory = Path(directory)
         self.config = _read_config(self.directory)
         features = self.config["graph_features"]
@@ -180,6 +190,9 @@ class Artifact:
                                 f"built by this molmtd ({err}); {_versions(self.config)}") from err
         self.student.load_state_dict(_load_weights(self.directory / WEIGHTS, load_file))
         self.student.eval().to(device)
+        if precision == "int8":
+            self.student = quantize_student(self.student)
+        self.precision = precision
         self.device = device
         self.batch_size = batch_size
         self.readout = readout
@@ -422,10 +435,10 @@ def _load_weights(path: Path, load_file) -> dict:
 
 
 def load_artifact(path_or_name: str | Path, device: str = "cpu", batch_size: int = 256,
-                  readout: str = AUTO_READOUT) -> Artifact:
+                  readout: str = AUTO_READOUT, precision: str = "fp32") -> Artifact:
     """Load a featurizer by path or released name (see :func:`find_artifact`)."""
     return Artifact(find_artifact(path_or_name), device=device, batch_size=batch_size,
-                    readout=readout)
+                    readout=readout, precision=precision)
 
 
 def make_random_artifact(directory: str | Path, seed: int = 0, hidden_dim: int = 32,

@@ -67,6 +67,9 @@ def embed(
         help="with --featurizer: auto (the one its release recommends, else embedding), "
              "embedding (the distilled embedding) or layers (every GNN layer's mean-pooled "
              "states, concatenated)")] = "auto",
+    precision: Annotated[str, typer.Option(
+        help="with --featurizer: fp32 (exact) or int8 (CPU: the message-passing MLPs with "
+             "dynamic int8 quantisation; faster, close to fp32)")] = "fp32",
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Embed every input row (NaN rows for invalid molecules), in input order."""
@@ -77,7 +80,7 @@ def embed(
 
     try:
         summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column,
-                             readout=readout)
+                             readout=readout, precision=precision)
     except (MolmtdError, FileNotFoundError, ValueError) as err:
         _fail(err)
     typer.echo(json.dumps(summary, indent=2, default=str))

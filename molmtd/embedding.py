@@ -80,11 +80,12 @@ def embed_smiles(raw: Sequence[str], teacher, *, n_jobs: int = 1,
 
 def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
                       device: str | None, chunk_size: int,
-                      readout: str = "auto") -> tuple[TeacherOutput, dict]:
+                      readout: str = "auto",
+                      precision: str = "fp32") -> tuple[TeacherOutput, dict]:
     from molmtd.artifact import load_artifact
 
     kwargs = {k: v for k, v in (("batch_size", batch_size), ("device", device)) if v is not None}
-    artifact = load_artifact(featurizer, readout=readout, **kwargs)
+    artifact = load_artifact(featurizer, readout=readout, precision=precision, **kwargs)
     parts, reasons = [], {}
     for start in range(0, len(raw), chunk_size):
         res = artifact.embed(raw[start:start + chunk_size])  # standardises with its own options
@@ -95,7 +96,8 @@ def _embed_featurizer(raw: list[str], featurizer: str, batch_size: int | None,
            else np.zeros((0, dim), np.float32))
     ok = np.concatenate([p.ok for p in parts]) if parts else np.zeros(0, bool)
     source = {"featurizer": str(featurizer), "version": str(getattr(artifact, "directory", "")),
-              "readout": getattr(artifact, "readout", readout), "dim": dim}
+              "readout": getattr(artifact, "readout", readout), "dim": dim,
+              "precision": precision}
     return TeacherOutput(emb.astype(np.float32, copy=False), ok, reasons), source
 
 
@@ -140,7 +142,8 @@ def write_embeddings(output_path: str | Path, raw: Sequence[str], result: Teache
 def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str | None = None,
                featurizer: str | None = None, column: str | None = None,
                batch_size: int | None = None, n_jobs: int = 1, device: str | None = None,
-               chunk_size: int = _CHUNK, readout: str = "auto") -> dict:
+               chunk_size: int = _CHUNK, readout: str = "auto",
+               precision: str = "fp32") -> dict:
     """Embed every molecule of a file and write one row per input row, in input order.
 
     Args:
@@ -158,6 +161,8 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
         readout: for a featurizer, "auto" (the one its release recommends, else
             "embedding"), "embedding" (the distilled embedding) or "layers" (every GNN
             layer's mean-pooled states, concatenated); teachers have only their own.
+        precision: for a featurizer, "fp32" or "int8" (CPU; see
+            :class:`~molmtd.artifact.Artifact`).
 
     Returns:
         A summary: input, output, rows, embedded, invalid, dim, the source spec and its
@@ -165,7 +170,8 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
 
     Raises:
         ValueError: neither or both of teacher/featurizer, an unknown output format or
-            readout, or a readout other than "embedding" with a teacher.
+            readout or precision, or a readout other than "embedding" or a precision other
+            than "fp32" with a teacher.
         FileNotFoundError: the input file does not exist.
         TeacherSpecError, TeacherUnavailableError: a bad or unavailable teacher.
     """
@@ -177,6 +183,9 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
     if teacher is not None and readout not in ("embedding", AUTO_READOUT):
         raise ValueError(f"readout {readout!r} applies to a distilled featurizer; a teacher "
                          "has only its own embedding")
+    if teacher is not None and precision != "fp32":
+        raise ValueError(f"precision {precision!r} applies to a distilled featurizer; teachers "
+                         "run at their own precision")
     output_path = Path(output_path)
     _check_output(output_path)
     from molmtd.corpus import read_molecules
@@ -191,7 +200,7 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, teacher: str 
         source = {"teacher": t.spec, "version": t.version, "dim": int(t.dim)}
     else:
         result, source = _embed_featurizer(raw, featurizer, batch_size, device, chunk_size,
-                                           readout)
+                                           readout, precision)
     write_embeddings(output_path, raw, result, metadata=source)
     bad = [i for i in range(len(raw)) if not result.ok[i]]
     summary = {

@@ -109,7 +109,7 @@ def test_featurizer_branch_uses_the_artifact(smi_file, tmp_path, monkeypatch):
     out = tmp_path / "f.npy"
     summary = embed_file(smi_file, out, featurizer="my-featurizer", batch_size=32, chunk_size=3)
     assert seen["name"] == "my-featurizer"
-    assert seen["kwargs"] == {"batch_size": 32, "readout": "auto"}
+    assert seen["kwargs"] == {"batch_size": 32, "readout": "auto", "precision": "fp32"}
     emb = np.load(out)
     assert emb.shape == (7, 3)
     assert np.isnan(emb[[1, 3]]).all()

@@ -96,7 +96,7 @@ def test_constructor_stores_only_and_fit_checks(tmp_path):
     f = MTDFeaturizer(tmp_path / "missing", batch_size=7)
     assert f.get_params() == {"featurizer": tmp_path / "missing", "batch_size": 7,
                               "device": "cpu", "n_jobs": 1, "readout": "auto",
-                              "on_error": "raise"}
+                              "on_error": "raise", "precision": "fp32"}
     assert not hasattr(f, "_artifact_cache")
     with pytest.raises(FileNotFoundError, match="neither a directory"):
         f.fit(SMILES)

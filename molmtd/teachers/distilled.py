@@ -24,21 +24,24 @@ class DistilledTeacher(Teacher):
         readout: "embedding" or "layers" (see :class:`~molmtd.artifact.Artifact`).
         batch_size: molecules per forward pass.
         device: torch device.
+        precision: "fp32" or "int8" (see :class:`~molmtd.artifact.Artifact`).
     """
 
     def __init__(self, featurizer: str, readout: str = "embedding", batch_size: int = 256,
-                 device: str = "cpu"):
+                 device: str = "cpu", precision: str = "fp32"):
         self.featurizer = featurizer
         self.readout = readout
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
 
     def _artifact(self):
         if not hasattr(self, "_loaded"):
             from molmtd.artifact import load_artifact
 
             self._loaded = load_artifact(self.featurizer, device=self.device,
-                                         batch_size=self.batch_size, readout=self.readout)
+                                         batch_size=self.batch_size, readout=self.readout,
+                                         precision=self.precision)
         return self._loaded
 
     @property
@@ -50,7 +53,9 @@ class DistilledTeacher(Teacher):
         from molmtd.artifact import WEIGHTS
 
         weights = Path(self._artifact().directory) / WEIGHTS
-        return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+        # int8 embeddings differ from fp32 ones: cached separately
+        return digest if self.precision == "fp32" else f"{digest}-{self.precision}"
 
     def trained_on(self) -> frozenset[str]:
         """Whatever its teachers were trained on: their knowledge is what it distils."""
