@@ -25,10 +25,11 @@ TEACHERS = ("ecfp-count:radius=2,size=2048,chemprop:checkpoint=admet_regression/
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("report_dir", type=Path)
-    parser.add_argument("runs", nargs="+",
+    parser.add_argument("runs", nargs="*",
                         help="run directories (RUN/featurizer) or featurizer folders; "
                              "RUN@embedding scores that run with its own readouts instead "
-                             "of --readout's")
+                             "of --readout's (none: --teachers alone, e.g. a featurizer as "
+                             "a teacher spec, molmtd:featurizer=DIR,precision=int8)")
     parser.add_argument("--model", default="ridge")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--max-molecules", type=int, default=2000,
@@ -64,10 +65,10 @@ def main() -> None:
         path = Path(run) if (Path(run) / "config.json").is_file() else Path(run) / "featurizer"
         if (path / "config.json").is_file():
             featurizers.append((path, own.split(",")) if own else path)
-    if not featurizers:
+    if not featurizers and not args.teachers:
         raise SystemExit("no finished run (RUN/featurizer/config.json) among the arguments")
     report = evaluate_featurizers(
-        featurizers, split_spec_list(args.teachers), seeds=tuple(range(args.seeds)),
+        featurizers or None, split_spec_list(args.teachers), seeds=tuple(range(args.seeds)),
         model=args.model,
         datasets=args.datasets.split(",") if args.datasets else None,
         max_molecules=args.max_molecules or None, out_dir=args.report_dir,

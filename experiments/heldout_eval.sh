@@ -12,7 +12,9 @@
 #   OUT=~/.cache/molmtd/runs/heldout-s26 experiments/heldout_eval.sh featurizers/molmtd-base RUN@embedding ...
 # With ADD=1 the teachers and ECFP are not scored again, only the featurizers given, on the
 # same molecules and splits (--same-molecules-as): reports to join to the first set with
-# `ranks_by_split.py --add` or `seed_groups.py --add`.
+# `ranks_by_split.py --add` or `seed_groups.py --add`. ADD_TEACHERS (with ADD=1) scores
+# teacher specs as well, e.g. a featurizer at int8:
+#   ADD=1 ADD_TEACHERS="molmtd:featurizer=featurizers/molmtd-base,precision=int8" OUT=... $0
 # then experiments/ranks_by_split.py and experiments/seed_groups.py read the reports:
 #   ridge: $OUT/ridge $OUT/ridge-large; MLP: $OUT/mlp-knn $OUT/mlp-large; kNN: $OUT/mlp-knn $OUT/knn-large
 set -euo pipefail
@@ -31,9 +33,11 @@ report() {  # report <name> <eval_runs.py options...>
   echo "== $(date -Is) $name done in $((SECONDS - t0)) s"
 }
 FEATURIZERS=("$@")
-if [ "${ADD:-0}" = 1 ]; then FIELD=(--teachers "" --no-ecfp --no-concat --same-molecules-as "$T")
+if [ "${ADD:-0}" = 1 ]; then
+  FIELD=(--teachers "${ADD_TEACHERS:-}" --no-ecfp --no-concat --same-molecules-as "$T")
 else FIELD=(--teachers "$T"); fi
-[ ${#FEATURIZERS[@]} -gt 0 ] || { echo "usage: OUT=DIR $0 FEATURIZER..." >&2; exit 2; }
+[ ${#FEATURIZERS[@]} -gt 0 ] || [ -n "${ADD_TEACHERS:-}" ] || \
+  { echo "usage: OUT=DIR $0 FEATURIZER..." >&2; exit 2; }
 # the small-task reports first: if a session ends early, both probes have seven tasks
 report ridge
 report mlp-knn --model mlp,knn
