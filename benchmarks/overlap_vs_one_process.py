@@ -5,7 +5,7 @@ student runs on one thread (MTDFeaturizer's overlapped path, n_jobs >= 2).
 Decides what ``n_jobs=-1`` means on two cores (molmtd.artifact._n_workers). Idle machine:
 
     .venv/bin/python benchmarks/overlap_vs_one_process.py [--featurizer molmtd-base]
-        [--n 4000] [--workers 2] [--repeats 3]
+        [--n 4000] [--workers 2] [--repeats 3] [--precision int8]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
     args = parser.parse_args()
 
     import pandas as pd
@@ -32,8 +33,8 @@ def main() -> None:
                  if (Path(p) / "moses").is_dir()) / "moses/dataset/data/train.csv.gz"
     smiles = pd.read_csv(moses, nrows=args.n)["SMILES"].tolist()
     molmtd.artifact._MIN_PARALLEL = 0  # the overlapped path whatever --n
-    one = MTDFeaturizer(args.featurizer, n_jobs=1)
-    overlapped = MTDFeaturizer(args.featurizer, n_jobs=args.workers)
+    one = MTDFeaturizer(args.featurizer, n_jobs=1, precision=args.precision)
+    overlapped = MTDFeaturizer(args.featurizer, n_jobs=args.workers, precision=args.precision)
     one.transform(smiles[:300])
     overlapped.transform(smiles)  # starts the worker pool
     rates: dict[str, list[int]] = {"one process": [], f"{args.workers} workers": []}

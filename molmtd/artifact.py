@@ -243,7 +243,7 @@ class Artifact:
         out = np.full((n, self.dim), np.nan, dtype=np.float32)
         ok = np.zeros(n, dtype=bool)
         # a process pool costs ~1 s to start: below this many molecules one process wins
-        workers = _n_workers(n_jobs) if n >= _MIN_PARALLEL else 1
+        workers = _n_workers(n_jobs, self.precision) if n >= _MIN_PARALLEL else 1
         if workers > 1:
             reasons = self._embed_overlapped(list(smiles), workers, out, ok)
             return TeacherOutput(out, ok, dict(sorted(reasons.items())))
@@ -327,7 +327,7 @@ _CHUNK = 250  # molecules per worker task of the overlapped path (~0.25 s of wor
 # 790 at 500, 752 at 1000; benchmarks/RESULTS.md, 2026-11-30 idle entry)
 
 
-def _n_workers(n_jobs: int) -> int:
+def _n_workers(n_jobs: int, precision: str = "fp32") -> int:
     if n_jobs is None or n_jobs < 0:
         from joblib import cpu_count  # the cores this process may use (cgroups included)
 
@@ -336,8 +336,10 @@ def _n_workers(n_jobs: int) -> int:
         # building got 2x faster that thread bounds it: molmtd-base, 4000 molecules, idle,
         # alternating in one process, 1,024-1,079 mol/s against 1,258-1,306 in one process
         # with two torch threads (benchmarks/RESULTS.md, stop 26). So "all cores" means one
-        # process there; an explicit n_jobs=2 still starts workers.
-        return cores if cores > 2 else 1
+        # process there; an explicit n_jobs=2 still starts workers. An int8 student is 2.3x
+        # faster, so graph building bounds instead, and the workers win: 1,580-1,815 mol/s
+        # against 1,083-1,456 (stop 27).
+        return cores if cores > 2 or precision == "int8" else 1
     return max(1, n_jobs)
 
 

@@ -116,8 +116,9 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
         batch_size: molecules per forward pass.
         device: torch device, e.g. "cpu" or "cuda".
         n_jobs: processes for standardisation and graph building (-1 = all cores, where
-            there are more than two; on two, one process is faster); they start only for
-            inputs of a few thousand molecules or more.
+            there are more than two, or with ``precision="int8"``; on two at fp32, one
+            process is faster); they start only for inputs of a few thousand molecules or
+            more.
         readout: "auto" (the readout the featurizer's release recommends, from its
             evaluation; "embedding" when it names none), "embedding" (the distilled
             embedding) or "layers" (every GNN layer's mean-pooled states, concatenated:

@@ -271,6 +271,7 @@ def test_all_cores_means_one_process_on_two_cores(monkeypatch):
     monkeypatch.setattr(joblib, "cpu_count", lambda: 2)
     assert _n_workers(-1) == 1
     assert _n_workers(2) == 2
+    assert _n_workers(-1, "int8") == 2  # the int8 student no longer bounds the overlap
     monkeypatch.setattr(joblib, "cpu_count", lambda: 8)
     assert _n_workers(-1) == 8
     assert _n_workers(1) == 1

@@ -12,7 +12,7 @@ from torch_geometric.nn import Linear as PygLinear
 
 from molmtd.artifact import load_artifact, make_random_artifact
 from molmtd.featurizer import MTDFeaturizer
-from molmtd.quantization import quantize_student
+from molmtd.quantization import Int8Linear, quantize_student
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "O=C(O)c1ccccc1",
           "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "C1CCNCC1", "c1ccncc1", "CCCCCCCC", "OCC(O)CO",
@@ -29,6 +29,22 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
+def test_int8_linear_is_close_to_float_and_each_row_depends_on_itself_alone():
+    torch.manual_seed(0)
+    linear = PygLinear(64, 32)
+    int8 = Int8Linear(linear)
+    x = torch.randn(50, 64) * torch.logspace(-2, 2, 50).unsqueeze(1)  # rows of every scale
+    with torch.no_grad():
+        exact, approx = linear(x), int8(x)
+    assert approx.shape == (50, 32) and approx.dtype == torch.float32
+    relative = (approx - exact).norm(dim=1) / exact.norm(dim=1)
+    assert relative.max() < 0.03  # one int8 step of each row's own scale
+    for i in (0, 25, 49):  # bitwise: per-row scales, exact int32 accumulation
+        assert torch.equal(int8(x[i:i + 1])[0], approx[i])
+    assert int8(x.reshape(5, 10, 64)).shape == (5, 10, 32)
+    assert Int8Linear(torch.nn.Linear(64, 32, bias=False))(x).shape == (50, 32)
+
+
 def test_quantize_student_copies_and_quantizes_only_the_layer_mlps(artifact):
     student = load_artifact(artifact).student
     before = {k: v.clone() for k, v in student.state_dict().items()}
@@ -37,8 +53,7 @@ def test_quantize_student_copies_and_quantizes_only_the_layer_mlps(artifact):
     assert sum(isinstance(m, PygLinear) for m in student.modules()) == 3 * 2
     for key, value in student.state_dict().items():
         assert torch.equal(value, before[key])
-    names = [type(m).__module__ + "." + type(m).__name__ for m in quantized.layers.modules()]
-    assert sum("quantized.dynamic" in n and n.endswith(".Linear") for n in names) == 3 * 2
+    assert sum(isinstance(m, Int8Linear) for m in quantized.layers.modules()) == 3 * 2
     assert not any(isinstance(m, PygLinear) for m in quantized.modules())
     assert isinstance(quantized.projection, torch.nn.Linear)  # float: see the module doc
     assert torch.equal(quantized.projection.weight, student.projection.weight)
@@ -76,10 +91,20 @@ def test_bad_precision_and_device_are_refused(artifact):
         MTDFeaturizer(str(artifact), precision="bf16").transform(SMILES[:1])
 
 
-def test_a_torch_without_dynamic_quantisation_gets_a_clear_error(artifact, monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch.ao.quantization", None)  # import fails
-    with pytest.raises(RuntimeError, match="needs torch.ao.quantization.quantize_dynamic"):
+def test_a_torch_without_int8_matmul_gets_a_clear_error(artifact, monkeypatch):
+    monkeypatch.delattr(torch, "_int_mm")
+    with pytest.raises(RuntimeError, match="needs torch._int_mm"):
         quantize_student(load_artifact(artifact).student)
+
+
+def test_a_molecule_embeds_the_same_whatever_its_batch(artifact):
+    batched = MTDFeaturizer(str(artifact), precision="int8").transform(SMILES)
+    alone = np.stack([MTDFeaturizer(str(artifact), precision="int8").transform([s])[0]
+                      for s in SMILES])
+    reordered = MTDFeaturizer(str(artifact), precision="int8", batch_size=5).transform(
+        SMILES[::-1])[::-1]
+    np.testing.assert_allclose(alone, batched, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reordered, batched, rtol=1e-5, atol=1e-6)
 
 
 def test_int8_through_embed_file_and_the_cli(artifact, tmp_path):
@@ -115,3 +140,12 @@ def test_distilled_teacher_caches_int8_apart_from_fp32(artifact):
     assert int8.version == fp32.version + "-int8"
     out8 = int8.embed(SMILES[:4]).embeddings
     assert _cosines(fp32.embed(SMILES[:4]).embeddings, out8).min() > 0.99
+
+
+def test_int8_overlapped_path_matches_one_process(artifact, monkeypatch):
+    import molmtd.artifact
+
+    monkeypatch.setattr(molmtd.artifact, "_MIN_PARALLEL", 0)  # workers whatever the size
+    one = MTDFeaturizer(str(artifact), precision="int8").transform(SMILES)
+    overlapped = MTDFeaturizer(str(artifact), precision="int8", n_jobs=2).transform(SMILES)
+    np.testing.assert_allclose(overlapped, one, rtol=1e-5, atol=1e-6)
