@@ -38,9 +38,12 @@ if [ "${ADD:-0}" = 1 ]; then
 else FIELD=(--teachers "$T"); fi
 [ ${#FEATURIZERS[@]} -gt 0 ] || [ -n "${ADD_TEACHERS:-}" ] || \
   { echo "usage: OUT=DIR $0 FEATURIZER..." >&2; exit 2; }
-# the small-task reports first: if a session ends early, both probes have seven tasks
-report ridge
-report mlp-knn --model mlp,knn
-report ridge-large "${BIG[@]}"
-report mlp-large --model mlp "${BIG[@]}"
-report knn-large --model knn "${BIG[@]}"
+# the small-task reports first: if a session ends early, both probes have seven tasks.
+# REPORTS="ridge mlp-knn" scores only those (default: all five)
+declare -A OPTS=([ridge]="" [mlp-knn]="--model mlp,knn" [ridge-large]="${BIG[*]}"
+                 [mlp-large]="--model mlp ${BIG[*]}" [knn-large]="--model knn ${BIG[*]}")
+for name in ${REPORTS:-ridge mlp-knn ridge-large mlp-large knn-large}; do
+  [ -n "${OPTS[$name]+set}" ] || { echo "unknown report $name" >&2; exit 2; }
+  # shellcheck disable=SC2086  # the options are words without spaces
+  report "$name" ${OPTS[$name]}
+done
