@@ -14,6 +14,8 @@ for pair in "ridge:ridge ridge-large" "mlp:mlp-knn mlp-large" "knn:mlp-knn knn-l
   probe=${pair%%:*}; read -r -a names <<< "${pair#*:}"
   reports=(); adds=()
   for n in "${names[@]}"; do
+    # a report not scored (e.g. stop 27's knn-large) is left out, and said so
+    [ -f "$BASE/$n/results.csv" ] || { echo "($BASE/$n: not scored, left out)"; continue; }
     reports+=("$BASE/$n")
     for a in "${ADD_DIRS[@]}"; do adds+=(--add "$a/$n"); done
   done
