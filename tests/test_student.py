@@ -513,3 +513,29 @@ def test_mean_sum_max_pooling_appends_the_max(mixed_batch):
                                    reference.forward_batch(mixed_batch))
     torch.testing.assert_close(out[:, 2 * states.size(1):],
                                global_max_pool(states, mixed_batch.batch, mixed_batch.num_graphs))
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_jk_cat_pools_each_layer_as_it_pools_the_concatenation(pooling, mixed_batch):
+    """With jk="cat", a column-wise pooling runs on each layer's states (no [N, L*d] tensor):
+    the embedding equals pool(cat(states)) to the bit, and so do the parameters' gradients."""
+    torch.manual_seed(0)
+    model = student(pooling=pooling, jk="cat", num_layers=3, projection=True, out_dim=8)
+    b = mixed_batch
+
+    def concatenated():
+        states = model._node_states(b.x, b.edge_index, b.edge_attr, b.batch, b.num_graphs)
+        return model.projection(model.pool(model.jk(states), b.batch, dim_size=b.num_graphs))
+
+    grads = []
+    for fn in (concatenated, lambda: model.forward_batch(b)):
+        model.zero_grad()
+        out = fn()
+        out.square().sum().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()
+                                     if p.grad is not None]))
+    (ref, ref_grads), (got, got_grads) = grads
+    assert torch.equal(got, ref)
+    assert len(got_grads) == len(ref_grads) > 0
+    for g, r in zip(got_grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-6, atol=1e-7)
