@@ -10,7 +10,10 @@ charged species) and the WEHI library (rdkit/Data/Pains/test_data/wehi_mols.csv,
 screening compounds, PAINS among them), standardised with molmtd's own key and
 deduplicated, with every molecule of a report task removed (no test molecule enters
 distillation). No label of anything is read. The output is a one-column CSV that a
-recipe reads as ``corpus.source``. The base may also be a corpus CSV written by this
+recipe reads as ``corpus.source``. ``--source pubchem`` (stop 28) takes the ~71,000
+CAS-registered PubChem compounds of the ``chemicals`` wheel instead: industrial chemicals,
+dyes (azo compounds among them), drugs and natural products, a wider sample of what
+MOSES filtered out. The base may also be a corpus CSV written by this
 script or by brics_corpus.py (column smiles; --moses 0 keeps all of its rows), which
 gives both widenings in one corpus.
 
@@ -39,6 +42,33 @@ def screening_smiles() -> dict[str, list[str]]:
     return {"nci": nci, "wehi": wehi}
 
 
+def pubchem_smiles() -> dict[str, list[str]]:
+    """The SMILES of the CAS-registered PubChem compounds in the ``chemicals`` wheel.
+
+    ``chemicals/Identifiers/chemical identifiers pubchem large.tsv``: ~71,000 compounds
+    with a CAS number (industrial chemicals, dyes, drugs, natural products; fifth column
+    SMILES), the identifier table the melting-, boiling-point and refractive-index tasks
+    were matched against; their own molecules are removed like every report task's.
+    """
+    from molmtd.downstream.datasets import _package_file  # found without importing chemicals
+
+    path = _package_file("chemicals", "Identifiers/chemical identifiers pubchem large.tsv")
+    with open(path, encoding="utf-8") as fh:
+        smiles = [cols[4] for cols in (line.rstrip("\n").split("\t") for line in fh)
+                  if len(cols) > 4 and cols[4]]
+    return {"pubchem-cas": smiles}
+
+
+SOURCES = {"screening": screening_smiles, "pubchem": pubchem_smiles}
+
+
+def _heavy_atoms(key: str) -> int:
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(key)
+    return mol.GetNumHeavyAtoms() if mol is not None else 10**9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpus", type=Path, help="a built corpus (corpus.parquet, column key) "
@@ -46,6 +76,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--moses", type=int, default=50000,
                         help="leading rows of the base corpus to keep (0: all)")
+    parser.add_argument("--source", choices=sorted(SOURCES), default="screening",
+                        help="screening: NCI's and WEHI's compounds from RDKit's wheel; "
+                             "pubchem: the CAS-registered PubChem compounds of the chemicals wheel")
+    parser.add_argument("--max-heavy-atoms", type=int, default=0,
+                        help="leave out molecules with more heavy atoms (0: no limit)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -64,8 +99,10 @@ def main() -> None:
         banned.update(load_dataset(task)[0])
     banned = {k for k in (_key(s) for s in banned) if k}
     seen, chosen, counts = set(moses), [], {}
-    for name, smiles in screening_smiles().items():
+    for name, smiles in SOURCES[args.source]().items():
         keys = [_key(s) for s in smiles]
+        if args.max_heavy_atoms:
+            keys = [k if k and _heavy_atoms(k) <= args.max_heavy_atoms else None for k in keys]
         kept = [k for k in keys if k and k not in banned and k not in seen]
         seen.update(kept)
         chosen += kept
@@ -74,9 +111,10 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"smiles": moses + chosen}).to_csv(args.out, index=False)
     for name, (n, bad, report, kept) in counts.items():
-        print(f"{name}: {n} molecules, {bad} rejected by molmtd's standardisation, "
+        print(f"{name}: {n} molecules, {bad} rejected by molmtd's standardisation "
+              f"(or above --max-heavy-atoms), "
               f"{report} report-task molecules removed, {kept} new kept")
-    print(f"{len(moses)} base rows + {len(chosen)} screening molecules -> {args.out}")
+    print(f"{len(moses)} base rows + {len(chosen)} {args.source} molecules -> {args.out}")
 
 
 if __name__ == "__main__":

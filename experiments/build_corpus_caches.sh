@@ -6,6 +6,10 @@
 #   screen : the same 50k rows + NCI's and WEHI's screening compounds from RDKit's wheel
 #            (experiments/broad_corpus.py; chemistry MOSES filtered out)
 #   both   : the brics corpus + the screen corpus's screening compounds
+#   pubchem: the same 50k rows + the CAS-registered PubChem compounds of the chemicals wheel
+#            (broad_corpus.py --source pubchem; stop 28). Its stores take the 50k rows'
+#            shards from the zinc corpus's stores (EmbeddingStore reuse_siblings), so only
+#            the new molecules are embedded.
 #   (setsid nohup experiments/build_corpus_caches.sh brics > /dev/null 2>&1 &)
 # then: SCALE_VARIANTS=gauss-jkcat-noproj-brics-s2112 experiments/scale.sh --train-only
 # (or gauss-jkcat-noproj-screen-s2112). The zinc corpus must exist
@@ -26,7 +30,9 @@ case "$WHICH" in
   both) SRC="$CACHE/corpora-src/moses50k-brics15k-screen14k.csv"
         [ -f "$CACHE/corpora-src/moses50k-brics15k.csv" ] || { echo "build the brics corpus first" >&2; exit 2; }
         MAKE=(experiments/broad_corpus.py --moses 0) ;;
-  *) echo "usage: $0 brics|screen|both" >&2; exit 2 ;;
+  pubchem) SRC="$CACHE/corpora-src/moses50k-pubchem.csv"
+           MAKE=(experiments/broad_corpus.py --moses 50000 --source pubchem --max-heavy-atoms 80) ;;
+  *) echo "usage: $0 brics|screen|both|pubchem" >&2; exit 2 ;;
 esac
 if [ ! -f "$SRC" ]; then
   ZINC=$(grep -l '"max_molecules": 250000' "$CACHE"/corpora/*/corpus.json | head -1)

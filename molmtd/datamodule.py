@@ -131,7 +131,8 @@ class DistillDataModule(L.LightningDataModule):
                 teacher, corpus.keys,
                 self.layout.teacher_dir(teacher.spec, teacher.version, corpus.fingerprint),
                 shard_size=r.store.shard_size, dtype=r.store.dtype,
-                batch_size=r.store.embed_batch_size, rows=r.corpus.use_molecules)
+                batch_size=r.store.embed_batch_size, rows=r.corpus.use_molecules,
+                reuse_siblings=True)  # a corpus extending another embeds only its new rows
         return corpus, graphs, stores
 
     # -- cheap state (every rank) ------------------------------------------------------

@@ -149,6 +149,75 @@ def _file_matches(path: Path, sha256: str | None) -> bool:
     return True
 
 
+def _adopt_sibling_shards(directory: Path, manifest: dict, keys: list[str],
+                          todo: list[int]) -> set[int]:
+    """Link finished shards of sibling stores that hold exactly this store's rows.
+
+    A corpus that extends another (the first 50k rows of the zinc corpus plus new
+    molecules; a 250k corpus after its 50k prefix) has the same keys in its leading
+    shards. The cache keeps one store per teacher and corpus side by side
+    (``teachers/<teacher>/<corpus>``), so a sibling of the same teacher spec, version,
+    dtype and shard size whose shard ``s`` holds the same keys, in the same order, holds
+    this store's shard ``s``: its files are hard-linked (copied across file systems)
+    after their checksums are verified, and the teacher never sees those molecules.
+    Shard files are only ever replaced by rename, never written in place, so a shared
+    inode cannot change under either store.
+
+    Returns:
+        The shard indices adopted (also written to the manifest).
+    """
+    import os
+    import shutil
+
+    adopted: set[int] = set()
+    size = int(manifest["shard_size"])
+    same = ("teacher_spec", "teacher_version", "dtype", "shard_size", "dim")
+    try:
+        siblings = sorted(d for d in directory.parent.iterdir() if d.is_dir() and d != directory)
+    except OSError:
+        return adopted
+    for sibling in siblings:
+        if not todo or len(adopted) == len(todo):
+            break
+        try:
+            other = json.loads((sibling / "manifest.json").read_text())
+            if any(other.get(k) != manifest.get(k) for k in same):
+                continue
+            entries = {int(e["index"]): e for e in other["shards"]}
+            candidates = [s for s in todo if s not in adopted and s in entries]
+            if not candidates:
+                continue
+            with open(sibling / "keys.txt", encoding="utf-8") as fh:
+                their_keys = fh.read().split("\n")[:-1]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a store, or one being written: nothing to adopt from it
+        for s in candidates:
+            entry = entries[s]
+            start, stop = s * size, min((s + 1) * size, len(keys))
+            if (int(entry["start"]), int(entry["stop"])) != (start, stop) \
+                    or their_keys[start:stop] != keys[start:stop]:
+                continue
+            if not all(_file_matches(sibling / entry[f"{kind}_file"], entry.get(f"{kind}_sha256"))
+                       for kind in ("emb", "ok")):
+                continue
+            for name in (entry["emb_file"], entry["ok_file"], entry.get("reasons_file")):
+                if name and (sibling / name).is_file():
+                    target = directory / name
+                    target.unlink(missing_ok=True)
+                    try:
+                        os.link(sibling / name, target)
+                    except OSError:
+                        shutil.copy2(sibling / name, target)
+            manifest["shards"].append(dict(entry))
+            manifest["shards"].sort(key=lambda x: x["index"])
+            _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
+            adopted.add(s)
+        if adopted:
+            log.info("%s: %d shard(s) %s taken from the sibling store %s (same keys)",
+                     manifest["teacher_spec"], len(adopted), sorted(adopted), sibling)
+    return adopted
+
+
 def _shard_names(index: int) -> dict[str, str]:
     stem = f"shard_{index:05d}"
     return {"emb_file": f"{stem}.emb.npy", "ok_file": f"{stem}.ok.npy",
@@ -188,7 +257,8 @@ class EmbeddingStore:
     @classmethod
     def build(cls, teacher, keys: Sequence[str], directory: str | Path, *,
               shard_size: int = 10_000, dtype: str = "float32", batch_size: int | None = None,
-              progress: bool = True, rows: int | None = None) -> EmbeddingStore:
+              progress: bool = True, rows: int | None = None,
+              reuse_siblings: bool = False) -> EmbeddingStore:
         """Embed ``keys`` with ``teacher`` into ``directory``; finished shards are kept.
 
         Args:
@@ -203,6 +273,11 @@ class EmbeddingStore:
                 store keeps the identity of the whole key list, so a later call with a
                 larger ``rows`` (or None) resumes it: runs on a prefix of a big corpus
                 share its caches while they are being built.
+            reuse_siblings: take finished shards that hold exactly the same keys from
+                stores of the same teacher beside ``directory`` (hard links after a checksum
+                check) instead of embedding them again: a corpus that extends another
+                pays only for its new molecules. The distillation cache layout
+                (``teachers/<teacher>/<corpus>``) turns it on.
 
         Returns:
             The store, opened for reading.
@@ -240,7 +315,7 @@ class EmbeddingStore:
         # the shards the first one finished
         with directory_lock(directory, f"the {teacher.spec} embedding store"):
             cls._build_locked(teacher, keys, directory, identity, shard_size, dtype,
-                              batch_size, progress, rows)
+                              batch_size, progress, rows, reuse_siblings)
         return cls(directory)
 
     @staticmethod
@@ -266,7 +341,7 @@ class EmbeddingStore:
     @classmethod
     def _build_locked(cls, teacher, keys: list[str], directory: Path, identity: dict,
                       shard_size: int, dtype: str, batch_size: int | None, progress: bool,
-                      rows: int | None) -> None:
+                      rows: int | None, reuse_siblings: bool = False) -> None:
         manifest = cls._open_or_create(directory, identity)
         if manifest["dim"] is None:  # a new store: keys first, then the manifest names them
             manifest["dim"] = int(teacher.dim)
@@ -288,6 +363,9 @@ class EmbeddingStore:
                 _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
         wanted = n_shards if rows is None else min(n_shards, -(-max(int(rows), 0) // shard_size))
         todo = [s for s in range(wanted) if s not in done]
+        if todo and reuse_siblings:
+            adopted = _adopt_sibling_shards(directory, manifest, keys, todo)
+            todo = [s for s in todo if s not in adopted]
         if not todo:
             log.debug("embedding store %s is complete (%s)", directory, teacher.spec)
             return

@@ -191,3 +191,29 @@ def test_compression_needs_a_student_that_pools_every_layer(tmp_path, corpus_fil
     with pytest.raises((RecipeError, ValueError), match=r"wider than the pooled embedding "
                                                         r"\(128-d\)"):
         load_recipe(data={**data, "student": no_projection, "compression": {"dim": 129}})
+
+
+def test_a_corpus_extending_another_embeds_only_its_new_molecules(tmp_path, moses_smiles,
+                                                                   monkeypatch):
+    """Stop 28's widened corpora start with the zinc corpus's rows: their teacher stores take
+    the shards holding those rows from the first corpus's stores, in the same cache."""
+    from molmtd.distill import prepare
+    from molmtd.teachers.fingerprints import FingerprintTeacher
+
+    first_file, second_file = tmp_path / "first.smi", tmp_path / "second.smi"
+    first_file.write_text("\n".join(moses_smiles[:200]) + "\n")
+    second_file.write_text("\n".join(moses_smiles[:300]) + "\n")
+    first = prepare(_recipe(tmp_path, first_file))
+    embedded = []
+    original = FingerprintTeacher.embed
+    monkeypatch.setattr(FingerprintTeacher, "embed",
+                        lambda self, smiles, *a, **k: embedded.append(len(smiles))
+                        or original(self, smiles, *a, **k))
+    second = prepare(_recipe(tmp_path, second_file))
+    assert second.corpus.keys[:200] == first.corpus.keys
+    assert sum(embedded) == 2 * 100  # two teachers, the last shard of 100 each
+    for label, store in second.stores.items():
+        assert store.directory != first.stores[label].directory
+        rows = np.arange(200)
+        np.testing.assert_array_equal(store.rows(rows)[0], first.stores[label].rows(rows)[0])
+        store.verify()

@@ -629,3 +629,48 @@ def test_a_really_full_filesystem_gives_a_clear_error_and_no_complete_looking_st
     names = {p.name for p in directory.iterdir()}
     assert not [n for n in names if n.endswith(".tmp")]
     assert f"shard_{len(listed):05d}.emb.npy" not in names  # the failed shard left nothing
+
+
+def test_a_corpus_that_extends_another_takes_its_matching_shards(tmp_path, keys, caplog):
+    """Stores side by side (the cache's teachers/<teacher>/<corpus>): a new store whose leading
+    shards hold the same keys as a sibling's finished shards links them instead of embedding
+    them again; shards with other keys, or a sibling of another teacher, are not used."""
+    import logging
+
+    EmbeddingStore.build(CountingTeacher(), keys[:30], tmp_path / "a", shard_size=10,
+                         progress=False)
+    EmbeddingStore.build(CountingTeacher(scale=2.0), keys, tmp_path / "other-teacher",
+                         shard_size=10, progress=False)
+    extended = keys[:20] + ["m_999", *keys[21:]]  # shard 2 differs from "a" in one key
+    teacher = CountingTeacher()
+    with caplog.at_level(logging.INFO, logger="molmtd.store"):
+        store = EmbeddingStore.build(teacher, extended, tmp_path / "b", shard_size=10,
+                                     batch_size=100, progress=False, reuse_siblings=True)
+    assert [c[0] for c in teacher.calls] == [extended[20], extended[30], extended[40],
+                                             extended[50]]
+    assert "2 shard(s) [0, 1] taken from the sibling store" in caplog.text
+    emb, ok = _expected(extended)
+    got, got_ok = store.rows(np.arange(len(extended)))
+    np.testing.assert_array_equal(got, emb)
+    np.testing.assert_array_equal(got_ok, ok)
+    assert store.reasons()[3] == "bad"  # the adopted shard's per-molecule reasons came along
+    store.verify()
+    # the linked files are the sibling's (no second copy on disk)
+    assert (tmp_path / "b" / "shard_00000.emb.npy").samefile(tmp_path / "a" / "shard_00000.emb.npy")
+
+
+def test_a_corrupt_sibling_shard_is_not_adopted(tmp_path, keys):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path / "a", shard_size=10, progress=False)
+    _flip(tmp_path / "a" / "shard_00001.emb.npy")
+    teacher = CountingTeacher()
+    store = EmbeddingStore.build(teacher, keys, tmp_path / "b", shard_size=10, batch_size=100,
+                                 progress=False, reuse_siblings=True)
+    assert [c[0] for c in teacher.calls] == [keys[10]]  # only the corrupt shard is embedded
+    np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])
+
+
+def test_siblings_are_not_read_unless_asked(tmp_path, keys):
+    EmbeddingStore.build(CountingTeacher(), keys, tmp_path / "a", shard_size=10, progress=False)
+    teacher = CountingTeacher()
+    EmbeddingStore.build(teacher, keys, tmp_path / "b", shard_size=10, progress=False)
+    assert sum(len(c) for c in teacher.calls) == N
