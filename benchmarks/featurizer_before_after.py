@@ -35,6 +35,27 @@ def load_old(rev: str, module: str):
     return mod
 
 
+def time_alternating(pairs: dict, repeats: int, warmup: bool = False,
+                     header: str = "| stage | before s | after s | before/after |") -> None:
+    """Print a markdown row per ``name: (before, after)``: seconds summed over ``repeats``
+    alternations (before, after, before, ...) and their ratio; ``warmup`` runs each once
+    first (allocator, lazy initialisation). Alternating keeps a load change from landing
+    on one side only."""
+    print(f"{header}\n|---|---:|---:|---:|")
+    for name, (before, after) in pairs.items():
+        if warmup:
+            before(), after()
+        tb = ta = 0.0
+        for _ in range(repeats):
+            t = time.perf_counter()
+            before()
+            tb += time.perf_counter() - t
+            t = time.perf_counter()
+            after()
+            ta += time.perf_counter() - t
+        print(f"| {name} | {tb:.2f} | {ta:.2f} | {tb / ta:.2f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rev", default="main")
@@ -99,17 +120,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     print(f"{args.n} MOSES molecules, GINE 5x300, {args.threads} torch thread(s), "
           f"alternating, {args.repeats} repeats; load average {load0:.2f} at start")
-    print("| stage | before s | after s | before/after |\n|---|---:|---:|---:|")
-    for name, (before, after) in pairs.items():
-        tb = ta = 0.0
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            before()
-            tb += time.perf_counter() - t
-            t = time.perf_counter()
-            after()
-            ta += time.perf_counter() - t
-        print(f"| {name} | {tb:.2f} | {ta:.2f} | {tb / ta:.2f} |", flush=True)
+    time_alternating(pairs, args.repeats)
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

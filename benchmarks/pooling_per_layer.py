@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 
 def main() -> None:
@@ -33,6 +32,7 @@ def main() -> None:
     import torch
 
     sys.path.insert(0, os.path.dirname(__file__))
+    from featurizer_before_after import time_alternating
     from teachers import moses
 
     from molmtd.artifact import load_artifact
@@ -81,19 +81,8 @@ def main() -> None:
     }
     print(f"{len(keys)} MOSES molecules, {args.featurizer}, {args.threads} torch threads, "
           f"{args.repeats} alternations; load average {os.getloadavg()[0]:.2f} at start")
-    print("| pass | concatenate, then pool (s) | pool each layer (s) | before / after |")
-    print("|---|---:|---:|---:|")
-    for name, (before, after) in pairs.items():
-        before(), after()  # warm-up: allocator, lazy init
-        tb = ta = 0.0
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            before()
-            tb += time.perf_counter() - t
-            t = time.perf_counter()
-            after()
-            ta += time.perf_counter() - t
-        print(f"| {name} | {tb:.2f} | {ta:.2f} | {tb / ta:.2f} |", flush=True)
+    time_alternating(pairs, args.repeats, warmup=True, header="| pass | concatenate, then "
+                     "pool (s) | pool each layer (s) | before / after |")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
