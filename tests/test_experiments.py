@@ -339,3 +339,37 @@ def test_seed_groups_rank_the_mean_of_each_configurations_draws(tmp_path):
         seed_groups.group_means(mean, {"A": ["a0", "zz"]})
     with pytest.raises(SystemExit, match="in two groups"):
         seed_groups.group_means(mean, {"A": ["a0"], "B": ["a0"]})
+
+
+def test_teacher_subspace_splits_the_teacher_into_what_the_student_predicts_and_the_rest():
+    subspace = _load("teacher_subspace")
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(0)
+    student = rng.normal(size=(600, 6))
+    hidden = rng.normal(size=(600, 2))  # what the teacher knows and the student does not
+    teacher = np.c_[student @ rng.normal(size=(6, 4)), hidden]
+    mapped = subspace._out_of_fold_map(student, teacher, seed=0)
+    residual = teacher - mapped
+    # the student's part is predicted, the hidden columns are left in the residual
+    assert np.abs(residual[:, :4]).max() < 0.05
+    for j in range(2):
+        assert np.corrcoef(residual[:, 4 + j], hidden[:, j])[0, 1] > 0.98
+    folds = list(KFold(5, shuffle=True, random_state=0).split(student))
+    y = hidden[:, 0] + 0.1 * rng.normal(size=600)  # a task only the hidden part explains
+    assert subspace._ridge_r2(residual, y, folds) > 0.9
+    assert subspace._ridge_r2(mapped, y, folds) < 0.05
+    assert subspace._ridge_r2(student, y, folds) < 0.05
+
+
+def test_broad_corpus_reads_the_pubchem_identifier_table(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))  # it imports brics_corpus
+    broad = _load("broad_corpus")
+    try:
+        smiles = broad.pubchem_smiles()["pubchem-cas"]
+    except ImportError:
+        pytest.skip("the chemicals wheel is not installed")
+    assert len(smiles) > 70_000
+    from rdkit import Chem
+
+    assert all(Chem.MolFromSmiles(s) is not None for s in smiles[:50])
