@@ -14,12 +14,16 @@ R="$CACHE/runs/scale50k"; P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/heldout-s28
 mkdir -p "$CACHE/logs" "$P"
 echo $$ > "$CACHE/logs/pubchem_corpus.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true
-name=gauss-jkcat-noproj-meansum-pubchem-s2112
 experiments/build_corpus_caches.sh pubchem
-echo "== $(date -Is) caches built; train $name"
-SCALE_N=50000 SCALE_VARIANTS=$name nice -n 10 experiments/scale.sh --train-only
-[ -f "$P/noproj-meansum-pubchem-s2112-pca512/featurizer/config.json" ] || \
-  nice -n 10 .venv/bin/python experiments/compress.py "$R/$name" "$P/noproj-meansum-pubchem-s2112-pca512" --dim 512
-ADD=1 REPORTS="ridge mlp-knn ridge-large mlp-large" OUT="$H/add-meansum-pubchem" \
-  experiments/heldout_eval.sh "$P/noproj-meansum-pubchem-s2112-pca512@embedding"
+# SEEDS="0 1" trains a second draw too (training.seed=1; same corpus, split and caches)
+for n in ${SEEDS:-0}; do
+  seed=""; [ "$n" = 0 ] || seed="-seed$n"
+  name=gauss-jkcat-noproj-meansum-pubchem-s2112$seed
+  echo "== $(date -Is) caches built; train $name"
+  SCALE_N=50000 SCALE_VARIANTS=$name nice -n 10 experiments/scale.sh --train-only
+  [ -f "$P/noproj-meansum-pubchem-s2112$seed-pca512/featurizer/config.json" ] || \
+    nice -n 10 .venv/bin/python experiments/compress.py "$R/$name" "$P/noproj-meansum-pubchem-s2112$seed-pca512" --dim 512
+  ADD=1 REPORTS="ridge mlp-knn ridge-large mlp-large" OUT="$H/add-meansum-pubchem$seed" \
+    experiments/heldout_eval.sh "$P/noproj-meansum-pubchem-s2112$seed-pca512@embedding"
+done
 echo "== $(date -Is) pubchem corpus done"
