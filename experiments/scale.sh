@@ -91,6 +91,10 @@ declare -A OVERRIDES=(
   # 1,581 azo compounds and 99 elements), at the release's 2,112 steps
   [gauss-jkcat-noproj-meansum-pubchem-s2112]="corpus.source=$CACHE/corpora-src/moses50k-pubchem.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;training.max_steps=2112"
   [gauss-jkcat-noproj-meansum-pubchem-s2112-seed1]="training.seed=1;corpus.source=$CACHE/corpora-src/moses50k-pubchem.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;training.max_steps=2112"
+  # stop 29: MiniMol weighted 3x (stop 17's lever) at the release's readout, three draws
+  [gauss-jkcat-noproj-meansum-mm3-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
+  [gauss-jkcat-noproj-meansum-mm3-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
+  [gauss-jkcat-noproj-meansum-mm3-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
