@@ -95,6 +95,9 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-meansum-mm3-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
   [gauss-jkcat-noproj-meansum-mm3-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
   [gauss-jkcat-noproj-meansum-mm3-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
+  # stop 29: the release's configuration with bf16 autocast (this session's CPU has avx512_bf16:
+  # the zinc training step ran 2x faster than fp32), same seed as molmtd-base: does quality hold?
+  [gauss-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
