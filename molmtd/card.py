@@ -49,6 +49,10 @@ def render_card(recipe, info: dict[str, Any]) -> str:
                   f"the z-scored embeddings of {recipe.training.rank_molecules:,} validation "
                   f"molecules; width {info.get('embedding_dim', '-')}): "
                   f"{_fmt(total['effective_rank'])}", ""]
+    if info.get("precision"):
+        asked = recipe.trainer.precision
+        how = f" (trainer.precision: {asked})" if str(asked) != info["precision"] else ""
+        lines += [f"Trained at precision: {info['precision']}{how}", ""]
     if info.get("selected_by"):
         lines += [f"Released epoch selected by: {info['selected_by']}", ""]
     if "dev_probe" in total:

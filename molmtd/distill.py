@@ -25,6 +25,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from molmtd.batching import SamplerPositionCallback
 from molmtd.errors import MolmtdError, RecipeError
 from molmtd.lightning_module import DistillModule
+from molmtd.precision import resolve_precision
 from molmtd.recipe import Recipe
 from molmtd.safeio import atomic_write, atomic_write_text
 
@@ -171,9 +172,12 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode,
                                        patience=t.early_stopping_patience))
     tr = recipe.trainer
+    precision = resolve_precision(tr.precision, tr.accelerator)
+    if precision != tr.precision:
+        log.info("trainer.precision %s: training at %s", tr.precision, precision)
     trainer = L.Trainer(
         accelerator=tr.accelerator, devices=tr.devices, strategy=tr.strategy,
-        num_nodes=tr.num_nodes, precision=tr.precision,
+        num_nodes=tr.num_nodes, precision=precision,
         max_epochs=t.max_epochs, max_steps=t.max_steps * n_opt if t.max_steps > 0 else -1,
         val_check_interval=t.val_check_interval, log_every_n_steps=t.log_every_n_steps,
         # one folder per attempt: Lightning's CSVLogger would overwrite an earlier attempt's
@@ -280,6 +284,7 @@ def _write_featurizer(out: Path, recipe: Recipe, module, dm, trainer,
         "objective": recipe.objective.name,
         "embedding_dim": int(module.student.out_dim),
         "selected_by": recipe.training.select_by,
+        "precision": str(trainer.precision),  # what trained (trainer.precision: auto resolved)
         "validation": metrics,
         "global_step": int(trainer.fit_loop.total_batch_idx + 1),  # optimisation steps
         "fit_seconds": round(float(getattr(module, "fit_seconds", 0.0)), 1),  # last attempt

@@ -195,8 +195,11 @@ class TrainerConfig(_Section):
     strategy: str = "auto"
     num_nodes: int = Field(default=1, ge=1)
     precision: str | int = Field(
-        default="32-true", description="Lightning's precision: 32-true, bf16-mixed (autocast; "
-                                       "on GPUs), 16-mixed, ...")
+        default="32-true", description="Lightning's precision: 32-true, bf16-mixed (autocast), "
+                                       "16-mixed, ..., or auto: bf16-mixed where the device "
+                                       "computes bf16 natively (a GPU with bf16, a CPU with "
+                                       "AVX512-BF16 or AMX), 32-true elsewhere "
+                                       "(molmtd.precision)")
 
 
 class CompressionConfig(_Section):

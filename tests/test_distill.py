@@ -14,8 +14,9 @@ MESSY = ["CCO", "", "not_a_smiles", "CC(=O)[O-].[Na+]", "OCC", "c1cccc1", "C" * 
 MESSY_REASONS = {1: "empty", 2: "unparseable", 4: "duplicate of input 0", 5: "sanitiz"}
 
 
-def _recipe(tmp_path, corpus_file, **training):
+def _recipe(tmp_path, corpus_file, trainer=None, **training):
     return load_recipe(data={
+        "trainer": trainer or {},
         "name": "tiny", "seed": 0,
         "corpus": {"source": str(corpus_file), "max_molecules": None, "n_jobs": 1},
         "teachers": ["maccs", "ecfp-count:radius=2,size=256"],
@@ -82,6 +83,17 @@ def test_artifact_embeds_new_smiles_deterministically(finished_run):
     assert config["teachers"] == ["maccs", "ecfp-count:radius=2,size=256"]
     card = (featurizer / "card.md").read_text()
     assert "maccs" in card and "MI estimate" in card
+    assert "Trained at precision: 32-true\n" in card
+
+
+def test_bf16_autocast_trains_and_the_card_records_the_precision(tmp_path, corpus_file):
+    recipe = _recipe(tmp_path, corpus_file, trainer={"precision": "bf16-mixed"}, max_epochs=3)
+    featurizer = distill(recipe, tmp_path / "out", progress=False)
+    val = pd.read_csv(tmp_path / "out" / "logs" / "metrics.csv").dropna(subset=["val/loss"])
+    assert val["val/loss"].iloc[-1] < val["val/loss"].iloc[0]
+    assert "Trained at precision: bf16-mixed\n" in (featurizer / "card.md").read_text()
+    # autocast leaves the weights in fp32: the artifact is the same kind as an fp32 run's
+    assert load_artifact(featurizer).embed(["CCO"]).embeddings.dtype == np.float32
 
 
 def test_existing_run_needs_resume(finished_run):

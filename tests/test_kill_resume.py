@@ -186,7 +186,7 @@ def test_random_sigterm_and_sigkill_during_training_always_resume(tmp_path, mose
         "store": {"cache_dir": str(tmp_path / "cache"), "shard_size": 50, "n_jobs": 1},
         "student": {"num_layers": 2, "hidden_dim": 32},
         "objective": {"head_hidden_dim": 32, "mi_fit_molecules": 100},
-        "training": {"batch_size": 16, "max_epochs": 150, "checkpoint_every_n_steps": 5,
+        "training": {"batch_size": 16, "max_epochs": 400, "checkpoint_every_n_steps": 5,
                      "early_stopping_patience": None},
     }))
     out = tmp_path / "run"
