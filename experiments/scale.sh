@@ -22,7 +22,10 @@ COMMON=(--set "corpus.use_molecules=$N"
         --set student.pooling=mean
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set "training.max_epochs=$EPOCHS" --set training.early_stopping_patience=null
-        --set training.checkpoint_every_n_steps=200)
+        --set training.checkpoint_every_n_steps=200
+        # fp32 like every variant before recipes/zinc.yaml moved to precision auto (stop 30);
+        # the bf16 variants set it back
+        --set trainer.precision=32-true)
 declare -A OVERRIDES=(
   [gauss-jkcat]="student.jk=cat;student.out_dim=512"
   [l2-jkcat]="student.jk=cat;student.out_dim=512;objective.name=l2"
