@@ -108,6 +108,10 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-meansum-res-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;student.residual=true;training.max_epochs=12;trainer.precision=bf16-mixed"
   [gauss-jkcat-noproj-meansum-res-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;student.residual=true;training.max_epochs=12;trainer.precision=bf16-mixed"
   [gauss-jkcat-noproj-meansum-w512-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;student.hidden_dim=512;training.max_epochs=12;trainer.precision=bf16-mixed"
+  # stop 31: the number of teachers (one: MiniMol, the strongest; three: ECFP counts, ChemNet,
+  # MiniMol; all five = the release) at the release's configuration, bf16; until now only at 10k
+  [gauss-jkcat-noproj-meansum-t1-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=[minimol]"
+  [gauss-jkcat-noproj-meansum-t3-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
