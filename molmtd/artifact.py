@@ -49,7 +49,8 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 _MIN_PARALLEL = 4000  # molecules per embed call before n_jobs > 1 starts worker processes
 #: "embedding": the distilled embedding (what the heads were trained on);
-#: "layers": every GNN layer's mean-pooled states, concatenated (GNNStudent.layer_embeddings)
+#: "layers": every GNN layer's pooled states, concatenated, before any projection: what a
+#: jk="cat" student's heads read (GNNStudent.layer_embeddings)
 READOUTS = ("embedding", "layers")
 #: "auto": the readout the artifact's config recommends (its "readout" field, written at
 #: release from the evaluation), else "embedding"
@@ -153,7 +154,7 @@ class Artifact:
         device: torch device for the student.
         batch_size: molecules per forward pass.
         readout: "embedding" (the distilled embedding, ``out_dim``), "layers" (every
-            layer's mean-pooled states, ``num_layers * hidden_dim``; see
+            layer's pooled states before the projection, ``layers_dim`` wide; see
             :meth:`~molmtd.student.GNNStudent.layer_embeddings`) or "auto" (the config's
             recommended ``readout``, else "embedding").
         precision: "fp32", or "int8" (CPU only: the student's message-passing MLPs run
@@ -223,7 +224,7 @@ class Artifact:
     @property
     def dim(self) -> int:
         if self.readout == "layers":
-            return int(self.student.num_layers * self.student.hidden_dim)
+            return int(self.student.layers_dim)
         return int(self.student.out_dim)
 
     def embed(self, smiles: Sequence[str], n_jobs: int = 1) -> TeacherOutput:

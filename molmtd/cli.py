@@ -65,8 +65,8 @@ def embed(
     column: Annotated[str | None, typer.Option(help="SMILES column of a table")] = None,
     readout: Annotated[str, typer.Option(
         help="with --featurizer: auto (the one its release recommends, else embedding), "
-             "embedding (the distilled embedding) or layers (every GNN layer's mean-pooled "
-             "states, concatenated)")] = "auto",
+             "embedding (the distilled embedding) or layers (every GNN layer's pooled states, "
+             "concatenated, before the projection; molmtd-base: 3000-d)")] = "auto",
     precision: Annotated[str, typer.Option(
         help="with --featurizer: fp32 (exact) or int8 (CPU: the message-passing MLPs with "
              "dynamic int8 quantisation; faster, close to fp32)")] = "fp32",

@@ -121,9 +121,9 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
             more.
         readout: "auto" (the readout the featurizer's release recommends, from its
             evaluation; "embedding" when it names none), "embedding" (the distilled
-            embedding) or "layers" (every GNN layer's mean-pooled states, concatenated:
-            wider, and better for linear probes on the students measured so far; see
-            docs/EXPERIMENTS.md).
+            embedding) or "layers" (every GNN layer's pooled states, concatenated, before the
+            projection: for molmtd-base the 3000-d mean+sum readout its heads read and its
+            PCA compresses; wider; see docs/EXPERIMENTS.md).
         on_error: "raise" stops at the first molecule that cannot be embedded
             (:class:`~molmtd.errors.InvalidMoleculeError` naming its position and the
             reason); "nan" gives it a row of NaN and warns with every position.

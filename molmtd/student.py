@@ -569,19 +569,30 @@ class GNNStudent(nn.Module):
         return self.forward(batch.x, batch.edge_index, batch.edge_attr,
                             getattr(batch, "batch", None), getattr(batch, "num_graphs", None))
 
-    def layer_embeddings(self, batch) -> Tensor:
-        """Every layer's node states, mean-pooled per molecule and concatenated.
+    @property
+    def layers_dim(self) -> int:
+        """Width of :meth:`layer_embeddings`."""
+        if self.jk_mode == "cat" and self.pooling_name in COLUMNWISE_POOLINGS:
+            return self.num_layers * self.hidden_dim * POOLING_WIDTH.get(self.pooling_name, 1)
+        return self.num_layers * self.hidden_dim
 
-        A readout for downstream use, not what the heads were trained on: the distilled
-        embedding (:meth:`forward_batch`) of a small-corpus student has a low effective
-        rank (measured ~8 of 300 dimensions, z-scored, for a 5x300 GINE distilled on
-        10k molecules), while earlier layers keep more of the molecule; linear probes on
-        this readout scored higher on every task tried (docs/EXPERIMENTS.md). Mean pooling
-        is used for every layer whatever ``pooling`` is: an attention pool was trained
-        for the last layer's states only.
+    def layer_embeddings(self, batch) -> Tensor:
+        """Every layer's node states, pooled per molecule and concatenated.
+
+        A student whose heads read every layer (``jk="cat"``) with a column-wise pooling
+        returns exactly what the heads read: each layer pooled by its own ``pooling``
+        (mean+sum: ``[mean(h_1..h_L), sum(h_1..h_L)]``), before the projection. So for
+        molmtd-base (mean+sum, PCA 512) it is the 3000-d readout that the loss shaped and
+        the PCA compresses. Any other student gets every layer mean-pooled: its heads read
+        the last layer only (an attention pool, say, was trained for the last layer's
+        states), and the earlier layers keep more of the molecule than its distilled
+        embedding (measured ~8 of 300 effective dimensions for a 5x300 GINE distilled on
+        10k molecules; linear probes on this readout scored higher on every task tried,
+        docs/EXPERIMENTS.md).
 
         Shapes:
-            - **output:** ``[batch.num_graphs, num_layers * hidden_dim]``
+            - **output:** ``[batch.num_graphs, layers_dim]`` (``num_layers * hidden_dim``,
+              times the pooling's width for a jk="cat" student)
         """
         from torch_geometric.nn import global_mean_pool
 
@@ -591,6 +602,8 @@ class GNNStudent(nn.Module):
             index = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         num_graphs = getattr(batch, "num_graphs", None) or int(index.max()) + 1
         states = self._node_states(x, edge_index, edge_attr, index, num_graphs)
+        if self.jk_mode == "cat" and self.pooling_name in COLUMNWISE_POOLINGS:
+            return self._pool_each_layer(states, index, num_graphs)
         return torch.cat([global_mean_pool(h, index, num_graphs) for h in states], dim=1)
 
     def config(self) -> dict:

@@ -233,6 +233,27 @@ def test_layer_embeddings_pool_every_layer(pooling, mixed_batch):
     assert not torch.allclose(layers[:, :16], layers[:, 16:32])
 
 
+@pytest.mark.parametrize("pooling", ["mean", "mean+sum", "mean+sum+max"])
+def test_layer_embeddings_of_a_jk_cat_student_are_what_its_heads_read(pooling, mixed_batch):
+    # molmtd-base's "layers" readout is the mean+sum readout its heads were trained on (and
+    # its PCA compresses), not every layer mean-pooled
+    torch.manual_seed(0)
+    pooled = student(num_layers=3, jk="cat", projection=False, pooling=pooling).eval()
+    projected = student(num_layers=3, jk="cat", projection=True, out_dim=8, pooling=pooling)
+    missing, _ = projected.load_state_dict(pooled.state_dict(), strict=False)
+    assert all(k.startswith("projection.") for k in missing)
+    width = 3 * 16 * len(pooling.split("+"))
+    with torch.no_grad():
+        layers = projected.eval().layer_embeddings(mixed_batch)
+        assert layers.shape == (len(MIXED), width) and projected.layers_dim == width
+        torch.testing.assert_close(layers, pooled.forward_batch(mixed_batch))
+        if pooling == "mean+sum":  # the sum block scales the mean block by the atom count
+            atoms = torch.bincount(mixed_batch.batch).float()[:, None]
+            torch.testing.assert_close(layers[:, 48:], layers[:, :48] * atoms, rtol=1e-4,
+                                       atol=1e-4)
+    assert student(num_layers=3, pooling="mean+sum").layers_dim == 3 * 16  # jk="last"
+
+
 def test_graph_store_batches_feed_straight_in(moses_smiles, tmp_path):
     keys = moses_smiles[:40]
     store = GraphStore.build(keys, tmp_path, chunk_size=16, progress=False)
