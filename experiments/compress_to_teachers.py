@@ -9,9 +9,8 @@ best predict the teachers: reduced-rank ridge regression (ridge from the z-score
 to the z-scored teachers, each teacher's block scaled to the same total variance; the top
 ``dim`` right singular vectors of the fitted values give the subspace), fitted on corpus
 rows the student never trained on, with the teachers' cached embeddings of those rows.
-The result replaces the featurizer's projection, so it loads and is scored like any run.
-
-Written by hand: no library fits a reduced-rank ridge map and folds it into a torch layer.
+The result replaces the featurizer's projection (molmtd.compression.compress_towards_teachers),
+so it loads and is scored like any run.
 
     .venv/bin/python experiments/compress_to_teachers.py featurizers/molmtd-base \
         ~/.cache/molmtd/runs/pca/molmtd-base-rrr512 --dim 512 --molecules 20000
@@ -62,10 +61,7 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=-1)
     args = parser.parse_args()
 
-    import torch
-    from sklearn.linear_model import RidgeCV
-
-    from molmtd.artifact import CARD, Artifact, find_artifact, save_artifact
+    from molmtd.compression import compress_towards_teachers
     from molmtd.paths import resolve_cache_dir
 
     start = time.perf_counter()
@@ -74,57 +70,16 @@ def main() -> None:
     stores, keys = teacher_stores(Path(resolve_cache_dir()), labels, hi)
     pick = np.sort(np.random.default_rng(args.seed).choice(np.arange(lo, hi), args.molecules,
                                                            replace=False))
-    source = find_artifact(args.source)
-    readout = Artifact(source, readout="layers")
-    out = readout.embed([keys[i] for i in pick], n_jobs=args.n_jobs)
-    ok = out.ok.copy()
-    blocks = []
+    teachers = {}
     for label in labels:
         emb, good = stores[label].rows(pick)
-        ok &= good
-        blocks.append(emb.astype(np.float64))
-    X = out.embeddings[ok].astype(np.float64)
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    Xz = (X - mean) / scale
-    targets = []
-    for emb in blocks:  # z-score each teacher's dims, clip as training does, equal weight
-        y = emb[ok]
-        y = np.clip((y - y.mean(axis=0)) / np.maximum(y.std(axis=0), 1e-12), -5, 5)
-        targets.append(y / np.sqrt(y.shape[1]))
-    Y = np.hstack(targets)
-    ridge = RidgeCV(alphas=np.logspace(0, 5, 6)).fit(Xz, Y)
-    B = ridge.coef_.T  # (readout, teacher dims)
-    fitted = Xz @ B
-    r2 = 1 - ((Y - fitted - ridge.intercept_) ** 2).sum() / ((Y - Y.mean(0)) ** 2).sum()
-    _, sv, vt = np.linalg.svd(fitted - fitted.mean(axis=0), full_matrices=False)
-    W = B @ vt[:args.dim].T  # (readout, dim): embedding = Xz @ W
-    kept = float((sv[:args.dim] ** 2).sum() / (sv ** 2).sum())
-
-    # fold the z-scoring into the student's projection: e = (x - mean) / scale @ W
-    weight = (W / scale[:, None]).T
-    bias = -weight @ mean
-    student = readout.student
-    config = dict(readout.config)
-    from molmtd.student import GNNStudent
-    new = GNNStudent.from_config({**config["student"], "out_dim": args.dim, "projection": True})
-    state = {k: v for k, v in student.state_dict().items() if not k.startswith("projection.")}
-    state["projection.weight"] = torch.as_tensor(weight, dtype=torch.float32)
-    state["projection.bias"] = torch.as_tensor(bias, dtype=torch.float32)
-    new.load_state_dict(state)
-    record = {"method": "reduced-rank ridge to the teachers", "teachers": labels,
-              "dim": args.dim, "n_molecules": int(ok.sum()), "rows": args.rows,
-              "alpha": float(ridge.alpha_), "r2_full_rank": round(float(r2), 4),
-              "fitted_variance_kept": round(kept, 4), "source": str(source)}
-    extra = {k: v for k, v in config.items()
-             if k not in ("format_version", "molmtd_version", "student", "graph_features",
-                          "standardize")}
-    extra.update({"name": args.out.name, "embedding_dim": args.dim, "readout": "embedding",
-                  "compression": record})
-    card = (source / CARD).read_text() if (source / CARD).is_file() else f"# {args.out.name}\n"
-    card += (f"\n\n## Compressed embedding (teacher-predictive)\n\n{json.dumps(record)}\n")
-    target = save_artifact(args.out / "featurizer", new, standardize=config["standardize"],
-                           extra=extra, card=card)
+        emb = emb.astype(np.float64)
+        emb[~good] = np.nan  # a teacher failure: the molecule leaves the fit
+        teachers[label] = emb
+    target = compress_towards_teachers(args.source, args.out / "featurizer",
+                                       [keys[i] for i in pick], teachers, dim=args.dim,
+                                       n_jobs=args.n_jobs, name=args.out.name)
+    record = json.loads((target / "config.json").read_text())["compression"]
     print(f"{target}: {record} ({time.perf_counter() - start:.0f} s)")
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from molmtd.artifact import Artifact, make_random_artifact, save_artifact
-from molmtd.compression import compress_layer_readout
+from molmtd.compression import compress_layer_readout, compress_towards_teachers
 from molmtd.errors import ArtifactError
 from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
 from molmtd.molecules import STANDARDIZE_DEFAULTS
@@ -110,3 +110,63 @@ def test_refuses_bad_arguments(jkcat_artifact, moses_smiles, tmp_path):
     last = make_random_artifact(tmp_path / "last")  # jk="last": embedding != f(all layers)
     with pytest.raises(ArtifactError, match="jk='last'"):
         compress_layer_readout(last, tmp_path / "c", moses_smiles[:100], dim=4)
+
+
+def test_towards_teachers_keeps_the_subspace_that_predicts_them(jkcat_artifact, moses_smiles,
+                                                                tmp_path):
+    fit, new = moses_smiles[:300], moses_smiles[300:360]
+    readout = Artifact(jkcat_artifact, readout="layers")
+    rng = np.random.default_rng(0)
+    maps = {"a": rng.normal(size=(48, 5)), "b": rng.normal(size=(48, 40))}
+    X_fit, X_new = (readout.embed(s).embeddings.astype(np.float64) for s in (fit, new))
+    teachers = {k: X_fit @ m for k, m in maps.items()}
+    teachers["a"][7] = np.nan  # a teacher failure: that molecule leaves the fit
+    target = compress_towards_teachers(jkcat_artifact, tmp_path / "t", fit, teachers, dim=8,
+                                       alphas=(1e-3,))
+    record = json.loads((target / "config.json").read_text())["compression"]
+    assert record["method"].startswith("teachers") and record["of"] == "layers"
+    assert record["n_molecules"] == 299 and record["teachers"] == ["a", "b"]
+    assert record["r2_full_rank"] > 0.99  # the teachers are linear maps of the readout
+    compressed = Artifact(target)
+    assert compressed.dim == 8 and compressed.config["name"] == "jkcat-teachers8"
+    Z = compressed.embed(new).embeddings.astype(np.float64)
+    # teacher "a" (5-d, its block weighted like b's 40 dims) lies in the kept subspace:
+    # on new molecules a linear map of the 8-d embedding predicts it almost exactly
+    from sklearn.linear_model import LinearRegression
+    Z_fit = compressed.embed(fit).embeddings.astype(np.float64)
+    a_fit = X_fit @ maps["a"]
+    r2 = LinearRegression().fit(Z_fit, a_fit).score(Z, X_new @ maps["a"])
+    assert r2 > 0.95
+    # the PCA of the same readout, at the same width, does not keep it as well
+    pca = Artifact(compress_layer_readout(jkcat_artifact, tmp_path / "p", fit, dim=8))
+    P_fit, P_new = (pca.embed(s).embeddings.astype(np.float64) for s in (fit, new))
+    assert LinearRegression().fit(P_fit, a_fit).score(P_new, X_new @ maps["a"]) < r2
+    # components are uncorrelated on the fit molecules, in decreasing order
+    var = Z_fit.var(0)
+    assert np.all(np.diff(var) <= 1e-6 * var[0])
+
+
+def test_towards_teachers_refuses_misaligned_teachers(jkcat_artifact, moses_smiles, tmp_path):
+    smiles = moses_smiles[:100]
+    with pytest.raises(ValueError, match="at least one teacher"):
+        compress_towards_teachers(jkcat_artifact, tmp_path / "a", smiles, {}, dim=4)
+    with pytest.raises(ValueError, match=r"teacher 'x'.*one row per molecule \(100\)"):
+        compress_towards_teachers(jkcat_artifact, tmp_path / "b", smiles,
+                                  {"x": np.zeros((99, 3))}, dim=4)
+
+
+def test_a_compressed_mean_sum_student_compresses_again(moses_smiles, tmp_path):
+    """molmtd-base's shape (jk=cat, mean+sum, a PCA projection): its projection maps the
+    pooled readout, which its "layers" readout returns, so it can be replaced again."""
+    torch.manual_seed(2)
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=2, hidden_dim=8,
+                         jk="cat", pooling="mean+sum", out_dim=6)
+    source = save_artifact(tmp_path / "ms", student, standardize=dict(STANDARDIZE_DEFAULTS),
+                           extra={"name": "ms"})
+    target = compress_layer_readout(source, tmp_path / "again", moses_smiles[:200], dim=10)
+    config = json.loads((target / "config.json").read_text())
+    assert config["compression"]["of"] == "layers" and config["student"]["out_dim"] == 10
+    expected = _pca_of_z_scores(Artifact(source, readout="layers"), moses_smiles[:200],
+                                moses_smiles[200:230], 10)
+    np.testing.assert_allclose(Artifact(target).embed(moses_smiles[200:230]).embeddings,
+                               expected, atol=2e-4)
