@@ -112,6 +112,10 @@ declare -A OVERRIDES=(
   # MiniMol; all five = the release) at the release's configuration, bf16; until now only at 10k
   [gauss-jkcat-noproj-meansum-t1-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=[minimol]"
   [gauss-jkcat-noproj-meansum-t3-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
+  # stop 31: the L2 and cosine students of the release's configuration in bf16, for the
+  # teacher-predictive compression (experiments/compression_draws.sh)
+  [l2-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.name=l2"
+  [cosine-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.name=cosine"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
