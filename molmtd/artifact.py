@@ -40,6 +40,8 @@ __all__ = [
     "make_random_artifact",
     "FORMAT_VERSION",
     "CONFIG_FIELDS",
+    "CORE_FIELDS",
+    "METADATA_FIELDS",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,18 @@ READOUTS = ("embedding", "layers")
 #: release from the evaluation), else "embedding"
 AUTO_READOUT = "auto"
 CARD = "card.md"
+#: top-level fields save_artifact writes itself; they decide the output
+CORE_FIELDS = frozenset({"format_version", "molmtd_version", "student", "graph_features",
+                         "standardize"})
+#: top-level metadata fields a writer may pass as ``save_artifact(extra=...)``. The one list
+#: both sides read: save_artifact refuses any other, so the reader never meets a field its
+#: own version wrote as "unknown"
+METADATA_FIELDS = frozenset({
+    "name", "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step",
+    "recipe", "embedding_dim", "selected_by", "fit_seconds", "precision", "readout",
+    "compression"})
 #: top-level config fields this version writes (others are reported as unknown)
-CONFIG_FIELDS = frozenset({
-    "format_version", "molmtd_version", "student", "graph_features", "standardize", "name",
-    "teachers", "teacher_labels", "corpus", "objective", "validation", "global_step", "recipe",
-    "embedding_dim", "selected_by", "fit_seconds", "readout", "compression"})
+CONFIG_FIELDS = CORE_FIELDS | METADATA_FIELDS
 
 
 #: released featurizers inside an installed wheel (built from featurizers/ by setup.py)
@@ -110,12 +119,29 @@ def find_artifact(path_or_name: str | Path) -> Path:
 
 def save_artifact(directory: str | Path, student, *, standardize: dict[str, Any],
                   extra: dict[str, Any] | None = None, card: str | None = None) -> Path:
-    """Write ``model.safetensors``, ``config.json`` and ``card.md`` to ``directory``."""
+    """Write ``model.safetensors``, ``config.json`` and ``card.md`` to ``directory``.
+
+    Args:
+        directory: the artifact folder (created; an existing artifact there is replaced).
+        student: the :class:`~molmtd.student.GNNStudent` whose weights are saved.
+        standardize: the keyword arguments of :func:`molmtd.molecules.standardize_many`.
+        extra: top-level metadata; every key must be one of :data:`METADATA_FIELDS`.
+        card: the model card's markdown, if any.
+
+    Raises:
+        ValueError: a key of ``extra`` is not in :data:`METADATA_FIELDS` (a field the
+            reader would warn about as unknown); nothing is written.
+    """
     from safetensors.torch import save_file
 
     from molmtd import __version__
     from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
 
+    unknown = sorted(set(extra or {}) - METADATA_FIELDS)
+    if unknown:
+        raise ValueError(f"save_artifact: config field(s) {', '.join(unknown)} are not in "
+                         "molmtd.artifact.METADATA_FIELDS; add them there so that load_artifact "
+                         "knows them, or leave them out")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     # "not an artifact" until config.json is written again, last

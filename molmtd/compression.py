@@ -222,7 +222,7 @@ def _write_projection(source_dir: Path, artifact, target, weight: np.ndarray, bi
     """Save ``source`` with its projection replaced by ``Linear(weight, bias)``."""
     import torch
 
-    from molmtd.artifact import CARD, save_artifact
+    from molmtd.artifact import CARD, METADATA_FIELDS, save_artifact
     from molmtd.student import GNNStudent
 
     dim = int(weight.shape[0])
@@ -233,9 +233,8 @@ def _write_projection(source_dir: Path, artifact, target, weight: np.ndarray, bi
     state["projection.weight"] = torch.as_tensor(weight, dtype=torch.float32)
     state["projection.bias"] = torch.as_tensor(bias, dtype=torch.float32)
     new.load_state_dict(state)
-    extra = {k: v for k, v in config.items()
-             if k not in ("format_version", "molmtd_version", "student", "graph_features",
-                          "standardize")}
+    # the source's metadata; fields unknown to this version (already warned about) are dropped
+    extra = {k: v for k, v in config.items() if k in METADATA_FIELDS}
     extra.update({"name": name, "embedding_dim": dim, "readout": "embedding",
                   "compression": {**record, "source": _name(artifact, source_dir)}})
     card_path = source_dir / CARD

@@ -125,3 +125,38 @@ def test_disk_full_while_saving_leaves_no_artifact_that_looks_complete(tmp_path,
     assert [p.name for p in directory.iterdir() if p.name.endswith(".tmp")] == []
     with pytest.raises(FileNotFoundError):
         find_artifact(directory)
+
+
+def test_every_metadata_field_the_writer_may_write_loads_without_a_warning(tmp_path, caplog):
+    import torch
+
+    from molmtd.artifact import METADATA_FIELDS, save_artifact
+    from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+    from molmtd.molecules import STANDARDIZE_DEFAULTS
+    from molmtd.student import GNNStudent
+
+    torch.manual_seed(0)
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=1, hidden_dim=8)
+    extra = {field: "x" for field in METADATA_FIELDS} | {"readout": "embedding"}
+    directory = save_artifact(tmp_path / "all", student, standardize=dict(STANDARDIZE_DEFAULTS),
+                              extra=extra)
+    with caplog.at_level("WARNING", logger="molmtd"):
+        load_artifact(directory)
+    assert caplog.records == []
+    assert set(json.loads((directory / "config.json").read_text())) >= METADATA_FIELDS
+
+
+def test_save_artifact_refuses_a_field_the_reader_does_not_know(tmp_path):
+    import torch
+
+    from molmtd.artifact import save_artifact
+    from molmtd.graphs import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+    from molmtd.molecules import STANDARDIZE_DEFAULTS
+    from molmtd.student import GNNStudent
+
+    torch.manual_seed(0)
+    student = GNNStudent(ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, num_layers=1, hidden_dim=8)
+    with pytest.raises(ValueError, match="trained_by.*METADATA_FIELDS"):
+        save_artifact(tmp_path / "bad", student, standardize=dict(STANDARDIZE_DEFAULTS),
+                      extra={"name": "bad", "trained_by": "someone"})
+    assert not (tmp_path / "bad" / "config.json").exists()

@@ -96,6 +96,15 @@ def test_bf16_autocast_trains_and_the_card_records_the_precision(tmp_path, corpu
     assert load_artifact(featurizer).embed(["CCO"]).embeddings.dtype == np.float32
 
 
+def test_a_freshly_distilled_featurizer_loads_without_a_warning(finished_run, caplog):
+    _, _, featurizer = finished_run
+    config = json.loads((featurizer / "config.json").read_text())
+    assert "precision" in config  # the field the reader once called unknown
+    with caplog.at_level("WARNING", logger="molmtd"):
+        load_artifact(featurizer).embed(["CCO", "c1ccccc1O"])
+    assert [r.getMessage() for r in caplog.records] == []
+
+
 def test_existing_run_needs_resume(finished_run):
     recipe, tmp, _ = finished_run
     with pytest.raises(RunDirectoryError, match="--resume"):
