@@ -5,7 +5,7 @@ the compared steps alternating batch by batch so that the load of a shared machi
 weighs on both alike:
 
   zinc       the zinc recipe's student (GINE 5x300, every layer pooled, the heads on the
-             readout: 3000-d since stop 24's mean+sum pooling, 1500-d before;
+             readout: 3000-d since 2026-12-02-meansum-release's mean+sum pooling, 1500-d before;
              ``zinc-projected``: the earlier 300-d projected one) with the
              zinc recipe's teachers' widths (ecfp-count 2048, physchem 217, chemprop 300,
              minimol 512, chemnet 512; gaussian objective, one mode): a full distillation
@@ -57,8 +57,9 @@ def batches_of(n_batches: int, batch_size: int):
 
 
 def zinc_student_config() -> dict:
-    """The student recipes/zinc.yaml trains (jk=cat and heads on the readout since stop 18;
-    mean+sum pooling, a 3000-d readout, since stop 24)."""
+    """The student recipes/zinc.yaml trains (jk=cat and heads on the readout since
+    2026-12-01-embedding-width; mean+sum pooling, a 3000-d readout, since
+    2026-12-02-meansum-release)."""
     from molmtd.distill import _student_config
     from molmtd.recipe import load_recipe
 
@@ -226,8 +227,8 @@ def main() -> None:
     profiles = []
     load = [os.getloadavg()[0]]
     if "zinc" in args.case:
-        # "zinc-projected": the student the zinc recipe trained before stop 18 (last layer
-        # pooled, projected to 300-d, the heads read the projection)
+        # "zinc-projected": the student the zinc recipe trained before 2026-12-01-embedding-width
+        # (last layer pooled, projected to 300-d, the heads read the projection)
         config = None if "zinc-projected" in args.case else zinc_student_config()
         s = Stepper(build_module(5, 300, config=config), args.precision, args.compile, dev,
                     not args.foreach_adamw)

@@ -1,10 +1,10 @@
 r"""A corpus that covers the sizes MOSES lacks: MOSES rows plus BRICS fragments of them.
 
-docs/EXPERIMENTS.md (stop 19): the student loses to MiniMol most on tasks of small
-molecules (freesolv, solubility: median 8 and 11.5 heavy atoms), while every MOSES
-molecule has 10-26 heavy atoms (18-25 between the 5th and 95th percentile). This writes
-the first --moses rows of a built corpus (the zinc corpus's [0, 50k) by default) followed
-by up to --fragments BRICS fragments of those same molecules (RDKit
+docs/EXPERIMENTS.md (2026-12-01-mordred-teacher): the student loses to MiniMol most on tasks of
+small molecules (freesolv, solubility: median 8 and 11.5 heavy atoms), while every MOSES molecule
+has 10-26 heavy atoms (18-25 between the 5th and 95th percentile). This writes the first --moses
+rows of a built corpus (the zinc corpus's [0, 50k) by default) followed by up to --fragments BRICS
+fragments of those same molecules (RDKit
 ``BRICS.BRICSDecompose``; the dummy atoms at the cut bonds become hydrogens), each with
 at least --min-heavy heavy atoms, deduplicated, with every molecule of a report task
 removed (no test molecule enters distillation). The output is a one-column CSV that a

@@ -1,21 +1,20 @@
 r"""A corpus that covers chemistry MOSES filtered out: MOSES rows plus screening-library molecules.
 
-docs/EXPERIMENTS.md (stop 20): MOSES has no azo N=N bond (0 in 20k rows; its filters
-remove it), and every photoswitch molecule is an azo compound: the held-out task where
-the student trails MiniMol most (scaffold R2 0.43 vs 0.67). Clintox, the next one, is
-drugs with elements and charges MOSES lacks. This writes the first --moses rows of a built
-corpus followed by the unlabelled molecules of two screening collections that ship in
-RDKit's wheel: NCI's first 5,000 compounds (rdkit/Data/NCI/first_5K.smi; dyes, metals,
-charged species) and the WEHI library (rdkit/Data/Pains/test_data/wehi_mols.csv, 10,000
-screening compounds, PAINS among them), standardised with molmtd's own key and
-deduplicated, with every molecule of a report task removed (no test molecule enters
-distillation). No label of anything is read. The output is a one-column CSV that a
-recipe reads as ``corpus.source``. ``--source pubchem`` (stop 28) takes the ~71,000
-CAS-registered PubChem compounds of the ``chemicals`` wheel instead: industrial chemicals,
-dyes (azo compounds among them), drugs and natural products, a wider sample of what
-MOSES filtered out. The base may also be a corpus CSV written by this
-script or by brics_corpus.py (column smiles; --moses 0 keeps all of its rows), which
-gives both widenings in one corpus.
+docs/EXPERIMENTS.md (2026-12-01-corpus-coverage): MOSES has no azo N=N bond (0 in 20k rows; its
+filters remove it), and every photoswitch molecule is an azo compound: the held-out task where the
+student trails MiniMol most (scaffold R2 0.43 vs 0.67). Clintox, the next one, is drugs with
+elements and charges MOSES lacks. This writes the first --moses rows of a built corpus followed by
+the unlabelled molecules of two screening collections that ship in RDKit's wheel: NCI's first 5,000
+compounds (rdkit/Data/NCI/first_5K.smi; dyes, metals, charged species) and the WEHI library
+(rdkit/Data/Pains/test_data/wehi_mols.csv, 10,000 screening compounds, PAINS among them),
+standardised with molmtd's own key and deduplicated, with every molecule of a report task removed
+(no test molecule enters distillation). No label of anything is read. The output is a one-column
+CSV that a recipe reads as ``corpus.source``. ``--source pubchem``
+(2026-12-02-release-draws-pubchem) takes the ~71,000 CAS-registered PubChem compounds of the
+``chemicals`` wheel instead: industrial chemicals, dyes (azo compounds among them), drugs and
+natural products, a wider sample of what MOSES filtered out. The base may also be a corpus CSV
+written by this script or by brics_corpus.py (column smiles; --moses 0 keeps all of its rows),
+which gives both widenings in one corpus.
 
     .venv/bin/python experiments/broad_corpus.py ~/.cache/molmtd/corpora/<id>/corpus.parquet \
         ~/.cache/molmtd/corpora-src/moses50k-screen15k.csv --moses 50000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The widened corpora of issue 9 (docs/EXPERIMENTS.md, stops 19-20) and the five fast
+# The widened corpora of issue 9 (docs/EXPERIMENTS.md, 2026-12-01-mordred-teacher and 2026-12-01-corpus-coverage) and the five fast
 # teachers' caches of each, niced, in the background, resumable:
 #   brics  : the zinc corpus's rows [0, 50k) + 15k BRICS fragments of them
 #            (experiments/brics_corpus.py; molecule sizes MOSES lacks)
@@ -7,7 +7,7 @@
 #            (experiments/broad_corpus.py; chemistry MOSES filtered out)
 #   both   : the brics corpus + the screen corpus's screening compounds
 #   pubchem: the same 50k rows + the CAS-registered PubChem compounds of the chemicals wheel
-#            (broad_corpus.py --source pubchem; stop 28). Its stores take the 50k rows'
+#            (broad_corpus.py --source pubchem; 2026-12-02-release-draws-pubchem). Its stores take the 50k rows'
 #            shards from the zinc corpus's stores (EmbeddingStore reuse_siblings), so only
 #            the new molecules are embedded.
 #   (setsid nohup experiments/build_corpus_caches.sh brics > /dev/null 2>&1 &)

@@ -1,9 +1,10 @@
 r"""Compress a featurizer's pooled readout towards its teachers instead of by variance.
 
-Hypothesis (stop 31): the student holds what MiniMol holds (stop 28: it carries 76% of
-MiniMol's variance on photoswitch, and the rest predicts nothing alone), but the release's
-compression keeps the readout's 512 directions of largest variance, and the probes z-score
-each of them to the same weight, so directions that no teacher asked for weigh as much as
+Hypothesis (2026-12-03-compression-residual-teacher-count): the student holds what MiniMol holds
+(2026-12-02-release-draws-pubchem: it carries 76% of MiniMol's variance on photoswitch, and the
+rest predicts nothing alone), but the release's compression keeps the readout's 512 directions of
+largest variance, and the probes z-score each of them to the same weight, so directions that no
+teacher asked for weigh as much as
 the ones that carry the teachers. This keeps instead the 512 directions of the readout that
 best predict the teachers: reduced-rank ridge regression (ridge from the z-scored readout
 to the z-scored teachers, each teacher's block scaled to the same total variance; the top

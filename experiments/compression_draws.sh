@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Stop 31: the teacher-predictive compression (molmtd.compression.compress_towards_teachers,
+# 2026-12-03-compression-residual-teacher-count: the teacher-predictive compression (molmtd.compression.compress_towards_teachers,
 # experiments/compress_to_teachers.py) against the release's PCA, on every student it must
 # beat at the same budget: the release configuration's three draws (gauss; molmtd-base is
 # draw 0, re-compressed from its own 3000-d readout), and the L2 and cosine students of the
-# same configuration (bf16, seed 0; stop 25's fp32 runs were lost with a cache). Each
+# same configuration (bf16, seed 0; 2026-12-02-loss-seeds's fp32 runs were lost with a cache). Each
 # compression is fitted on 20k corpus rows in [50k, 250k) with the teachers' cached
-# embeddings, and scored beside stop 27's held-out reports (ADD=1) into
-# $CACHE/runs/heldout-s31/. ~4 min per compression, ~7 min of scoring, ~13 min per bf16
+# embeddings, and scored beside 2026-12-02-heldout-base-max-int8's held-out reports (ADD=1) into
+# $CACHE/runs/2026-12-03-compression-residual-teacher-count/. ~4 min per compression, ~7 min of scoring, ~13 min per bf16
 # student on a CPU with avx512_bf16. Resumable.
 #   (setsid nohup experiments/compression_draws.sh >> ~/.cache/molmtd/logs/compression.log 2>&1 &)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
-P="$CACHE/runs/pca"; R="$CACHE/runs/scale50k"; H="${OUT:-$CACHE/runs/heldout-s31}"
+P="$CACHE/runs/pca"; R="$CACHE/runs/scale50k"; H="${OUT:-$CACHE/runs/2026-12-03-compression-residual-teacher-count}"
 mkdir -p "$CACHE/logs"
 echo $$ > "$CACHE/logs/compression_draws.pgid"
 compress_and_score() {  # <source featurizer> <name>

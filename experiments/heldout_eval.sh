@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The held-out evaluation of issue 9 from an empty cache, in one tracked script (the
-# stop-22..25 drivers lived in the cache's logs folder and were lost with it): the ten
+# 2026-12-02-ten-heldout-tasks to 2026-12-02-loss-seeds drivers lived in the cache's logs folder and were lost with it): the ten
 # held-out tasks, three evaluation seeds, random and scaffold splits, three probes, the
 # five fast teachers and ECFP beside the featurizers given, in five reports under OUT:
 #   ridge        the seven smaller report tasks (<= 2000 molecules each), with the concatenation
@@ -9,7 +9,7 @@
 #   mlp-large, knn-large   the three large tasks
 # Each report is skipped when its results.csv exists (rerun after an interruption; the
 # teachers' embeddings of the task molecules are cached under <cache>/evaluate).
-#   OUT=~/.cache/molmtd/runs/heldout-s26 experiments/heldout_eval.sh featurizers/molmtd-base RUN@embedding ...
+#   OUT=~/.cache/molmtd/runs/2026-12-02-max-pooling experiments/heldout_eval.sh featurizers/molmtd-base RUN@embedding ...
 # With ADD=1 the teachers and ECFP are not scored again, only the featurizers given, on the
 # same molecules and splits (--same-molecules-as): reports to join to the first set with
 # `ranks_by_split.py --add` or `seed_groups.py --add`. ADD_TEACHERS (with ADD=1) scores

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Stop 27: are mean+sum+max students better than the release over more than one draw?
-# From an empty cache (the cache was wiped at the start of stops 26 and 27), in the order
+# 2026-12-02-heldout-base-max-int8: are mean+sum+max students better than the release over more than one draw?
+# From an empty cache (the cache was wiped at the start of 2026-12-02-max-pooling and 2026-12-02-heldout-base-max-int8), in the order
 # that gives a usable answer soonest, each step resumable (run again after an interruption):
 #   1. the 50k caches and the seed-1 max student (experiments/readout_pipeline.sh)
 #   2. the held-out evaluation of the teachers, ECFP, the release and that student
 #   3. the release at precision="int8" beside step 2's (ADD=1; its dev-probe score was above
-#      fp32's, docs/EXPERIMENTS.md stop 27)
+#      fp32's, docs/EXPERIMENTS.md 2026-12-02-heldout-base-max-int8)
 #   4. the seed-2 max student, then its held-out evaluation beside step 2's (ADD=1)
 # Everything runs in sequence: on 2 cores a training run beside an evaluation runs ~5x slower.
 #   (setsid nohup experiments/max_draws.sh >> ~/.cache/molmtd/logs/max_draws.log 2>&1 &)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
-P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/heldout-s27}"
+P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/2026-12-02-heldout-base-max-int8}"
 mkdir -p "$CACHE/logs"
 echo $$ > "$CACHE/logs/max_draws.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true

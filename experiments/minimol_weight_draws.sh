@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Stop 29: MiniMol, the strongest teacher and the one the student learns least, weighted 3x in
-# the loss (objective.teacher_weights={minimol: 3}; stop 17 tried it before the mean+sum
+# 2026-12-03-minimol-weight-bf16: MiniMol, the strongest teacher and the one the student learns least, weighted 3x in
+# the loss (objective.teacher_weights={minimol: 3}; 2026-12-01-layer-heads-pca512 tried it before the mean+sum
 # readout) at the release's configuration, three draws (training seeds 0, 1, 2), each scored
-# beside stop 27's held-out reports (ADD=1; BASE: experiments/results/heldout-s27/base).
+# beside 2026-12-02-heldout-base-max-int8's held-out reports (ADD=1; BASE: experiments/results/2026-12-02-heldout-base-max-int8/base).
 # In sequence (on 2 cores a training run beside an evaluation runs ~5x slower), each step
 # resumable (run again after an interruption):
 #   1. the student (experiments/readout_pipeline.sh: 12 epochs, ~25 min) and its PCA 512
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
-P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/heldout-s29}"
+P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/2026-12-03-minimol-weight-bf16}"
 mkdir -p "$CACHE/logs"
 echo $$ > "$CACHE/logs/minimol_weight_draws.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true

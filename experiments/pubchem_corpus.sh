@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Stop 28: the release's configuration on MOSES widened by the CAS-registered PubChem
+# 2026-12-02-release-draws-pubchem: the release's configuration on MOSES widened by the CAS-registered PubChem
 # compounds (experiments/broad_corpus.py --source pubchem), one draw, scored beside stop
 # 27's held-out reports. In sequence, each step resumable (run again after an interruption):
 #   1. the corpus and its five teacher caches (experiments/build_corpus_caches.sh pubchem;
 #      the 50k MOSES rows' shards come from the zinc corpus's stores)
 #   2. the student at the release's 2,112 steps, compressed to PCA 512
-#   3. its held-out reports beside stop 27's (ADD=1)
+#   3. its held-out reports beside 2026-12-02-heldout-base-max-int8's (ADD=1)
 #   (setsid nohup experiments/pubchem_corpus.sh >> ~/.cache/molmtd/logs/pubchem_corpus.log 2>&1 &)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
-R="$CACHE/runs/scale50k"; P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/heldout-s28}"
+R="$CACHE/runs/scale50k"; P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/2026-12-02-release-draws-pubchem}"
 mkdir -p "$CACHE/logs" "$P"
 echo $$ > "$CACHE/logs/pubchem_corpus.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Stop 26's readout ablation from an empty cache, niced, resumable (run it again after an
+# 2026-12-02-max-pooling's readout ablation from an empty cache, niced, resumable (run it again after an
 # interruption; every step skips what is finished):
 #   1. the 50k zinc caches of the five fast teachers (experiments/build_zinc_caches.sh --50k)
 #   2. the release's configuration with mean+sum+max pooling, then with sum-only pooling
-#      (READOUT_VARIANTS, default "meansummax sum"), 12 epochs each; stop 27's list:
+#      (READOUT_VARIANTS, default "meansummax sum"), 12 epochs each; 2026-12-02-heldout-base-max-int8's list:
 #      READOUT_VARIANTS="sum meansummax-seed1 meansummax-seed2 meansum-seed1 meansum-seed2" (experiments/scale.sh variants; ~21 min each on an idle 2-core machine)
 #   3. each compressed to PCA 512, as the release was (experiments/compress.py)
 #   (setsid nohup experiments/readout_pipeline.sh > ~/.cache/molmtd/logs/readout_pipeline.log 2>&1 &)

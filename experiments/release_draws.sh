@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Stop 28: the release's configuration (mean+sum) over three draws on the held-out reports
-# that scored the max's three draws (stop 27), so the readout is decided three against three.
+# 2026-12-02-release-draws-pubchem: the release's configuration (mean+sum) over three draws on the held-out reports
+# that scored the max's three draws (2026-12-02-heldout-base-max-int8), so the readout is decided three against three.
 # Each step resumable (run again after an interruption); everything in sequence (on 2 cores
 # a training run beside an evaluation runs ~5x slower):
 #   1. the seed-1 and seed-2 mean+sum students (experiments/readout_pipeline.sh, ~27 min each idle)
-#   2. each scored beside stop 27's base report (ADD=1, ~8 min each): BASE must hold
-#      ridge, ridge-large, mlp-knn, mlp-large (the cache's copy, or experiments/results/heldout-s27/base)
+#   2. each scored beside 2026-12-02-heldout-base-max-int8's base report (ADD=1, ~8 min each): BASE must hold
+#      ridge, ridge-large, mlp-knn, mlp-large (the cache's copy, or experiments/results/2026-12-02-heldout-base-max-int8/base)
 #   (setsid nohup experiments/release_draws.sh >> ~/.cache/molmtd/logs/release_draws.log 2>&1 &)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
-P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/heldout-s28}"
+P="$CACHE/runs/pca"; H="${OUT:-$CACHE/runs/2026-12-02-release-draws-pubchem}"
 mkdir -p "$CACHE/logs"
 echo $$ > "$CACHE/logs/release_draws.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true

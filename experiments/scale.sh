@@ -23,7 +23,7 @@ COMMON=(--set "corpus.use_molecules=$N"
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set "training.max_epochs=$EPOCHS" --set training.early_stopping_patience=null
         --set training.checkpoint_every_n_steps=200
-        # fp32 like every variant before recipes/zinc.yaml moved to precision auto (stop 30);
+        # fp32 like every variant before recipes/zinc.yaml moved to precision auto (2026-12-03-release-250k);
         # the bf16 variants set it back
         --set trainer.precision=32-true)
 declare -A OVERRIDES=(
@@ -70,17 +70,17 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;training.max_epochs=12"
   [gauss-jkcat-noproj-both-s2112-seed1]="training.seed=1;corpus.source=$CACHE/corpora-src/moses50k-brics15k-screen14k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
   [gauss-jkcat-noproj-both-s2112-seed2]="training.seed=2;corpus.source=$CACHE/corpora-src/moses50k-brics15k-screen14k.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;training.max_epochs=12;training.max_steps=2112"
-  # size-aware readouts (stop 22's size probe: mean pooling hides molecule size): the
+  # size-aware readouts (2026-12-02-ten-heldout-tasks's size probe: mean pooling hides molecule size): the
   # release's run with sum pooling, and with the mean and the sum side by side
   [gauss-jkcat-noproj-sum-e12]="student.jk=cat;student.projection=false;student.pooling=sum;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
-  # the max beside the mean and the sum (stop 26): whether an atom environment occurs at all
+  # the max beside the mean and the sum (2026-12-02-max-pooling): whether an atom environment occurs at all
   [gauss-jkcat-noproj-meansummax-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum+max;training.max_epochs=12"
   [gauss-jkcat-noproj-meansummax-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum+max;training.max_epochs=12"
   [gauss-jkcat-noproj-meansummax-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum+max;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
   [gauss-jkcat-noproj-meansum-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12"
-  # twice the steps of the release (stop 24: MiniMol, which leads MLP melting and boiling
+  # twice the steps of the release (2026-12-02-meansum-release: MiniMol, which leads MLP melting and boiling
   # points, is still the teacher the student fits least; 6 -> 12 epochs helped MLP most)
   [gauss-jkcat-noproj-meansum-e24]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=24"
   # the loss comparison at the same size-aware readout (the field's L2 and cosine students
@@ -89,30 +89,30 @@ declare -A OVERRIDES=(
   [cosine-jkcat-noproj-meansum-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.name=cosine"
   [l2-jkcat-noproj-meansum-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.name=l2"
   [cosine-jkcat-noproj-meansum-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.name=cosine"
-  # stop 28: the release's readout on a corpus widened by the CAS-registered PubChem compounds
+  # 2026-12-02-release-draws-pubchem: the release's readout on a corpus widened by the CAS-registered PubChem compounds
   # of the chemicals wheel (build_corpus_caches.sh pubchem: rows [0, 50k) + 45,880 of them, with
   # 1,581 azo compounds and 99 elements), at the release's 2,112 steps
   [gauss-jkcat-noproj-meansum-pubchem-s2112]="corpus.source=$CACHE/corpora-src/moses50k-pubchem.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;training.max_steps=2112"
   [gauss-jkcat-noproj-meansum-pubchem-s2112-seed1]="training.seed=1;corpus.source=$CACHE/corpora-src/moses50k-pubchem.csv;corpus.max_molecules=null;corpus.use_molecules=null;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;training.max_steps=2112"
-  # stop 29: MiniMol weighted 3x (stop 17's lever) at the release's readout, three draws
+  # 2026-12-03-minimol-weight-bf16: MiniMol weighted 3x (2026-12-01-layer-heads-pca512's lever) at the release's readout, three draws
   [gauss-jkcat-noproj-meansum-mm3-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
   [gauss-jkcat-noproj-meansum-mm3-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
   [gauss-jkcat-noproj-meansum-mm3-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;objective.teacher_weights={minimol: 3}"
-  # stop 29: the release's configuration with bf16 autocast (this session's CPU has avx512_bf16:
+  # 2026-12-03-minimol-weight-bf16: the release's configuration with bf16 autocast (this session's CPU has avx512_bf16:
   # the zinc training step ran 2x faster than fp32), same seed as molmtd-base: does quality hold?
   [gauss-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed"
-  # stop 30: the 10k screen's receptive-field runner-up (residual connections: 9.07 against
+  # 2026-12-03-release-250k: the 10k screen's receptive-field runner-up (residual connections: 9.07 against
   # 13.00, second to jk=cat) and a wider student (width 512: the best MiniMol fit there), never
   # tried at the release's configuration; bf16 (within the fp32 draws' spread, 1.5x faster)
   [gauss-jkcat-noproj-meansum-res-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;student.residual=true;training.max_epochs=12;trainer.precision=bf16-mixed"
   [gauss-jkcat-noproj-meansum-res-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;student.residual=true;training.max_epochs=12;trainer.precision=bf16-mixed"
   [gauss-jkcat-noproj-meansum-res-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;student.residual=true;training.max_epochs=12;trainer.precision=bf16-mixed"
   [gauss-jkcat-noproj-meansum-w512-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;student.hidden_dim=512;training.max_epochs=12;trainer.precision=bf16-mixed"
-  # stop 31: the number of teachers (one: MiniMol, the strongest; three: ECFP counts, ChemNet,
+  # 2026-12-03-compression-residual-teacher-count: the number of teachers (one: MiniMol, the strongest; three: ECFP counts, ChemNet,
   # MiniMol; all five = the release) at the release's configuration, bf16; until now only at 10k
   [gauss-jkcat-noproj-meansum-t1-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=[minimol]"
   [gauss-jkcat-noproj-meansum-t3-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048',chemnet,minimol]"
-  # stop 31: the L2 and cosine students of the release's configuration in bf16, for the
+  # 2026-12-03-compression-residual-teacher-count: the L2 and cosine students of the release's configuration in bf16, for the
   # teacher-predictive compression (experiments/compression_draws.sh)
   [l2-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.name=l2"
   [cosine-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.name=cosine"

@@ -25,7 +25,7 @@ COMMON=(--set "corpus.use_molecules=$N"
         --set "teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol]"
         --set training.max_epochs=5 --set training.early_stopping_patience=null
         --set training.checkpoint_every_n_steps=100
-        --set trainer.precision=32-true)   # as measured (zinc.yaml: auto since stop 30)
+        --set trainer.precision=32-true)   # as measured (zinc.yaml: auto since 2026-12-03-release-250k)
 VARIANTS=(
   "untrained:training.max_steps=1"
   "base:"

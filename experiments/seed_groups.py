@@ -1,10 +1,10 @@
 r"""Configurations over their training seeds: each ranked alone against the field, head to head.
 
-A configuration (say the density loss at the mean+sum readout) is trained with several
-seeds, and one draw can rank far from the next (docs/EXPERIMENTS.md, stops 21-24). Here a
-group names the featurizers of one configuration, one per training seed. Per (task,
-split, probe), the group's score is the mean of its members' held-out scores (each
-already averaged over evaluation seeds), which is the expected score of a draw. Then:
+A configuration (say the density loss at the mean+sum readout) is trained with several seeds, and
+one draw can rank far from the next (docs/EXPERIMENTS.md, 2026-12-01-training-seed-combined-corpus
+to 2026-12-02-meansum-release). Here a group names the featurizers of one configuration, one per
+training seed. Per (task, split, probe), the group's score is the mean of its members' held-out
+scores (each already averaged over evaluation seeds), which is the expected score of a draw. Then:
 
 - each group is ranked alone against the field (every featurizer in no group and not
   ``--exclude``d), as ``ranks_by_split.py --candidates`` does for one student;

@@ -1,9 +1,9 @@
 r"""Where in a teacher's embedding a task's signal lives, and whether the student carries it.
 
-Stop 28's question (docs/EXPERIMENTS.md): the student recovers 76% of MiniMol's variance on
-photoswitch's molecules (experiments/teacher_recovery.py, its highest share of any held-out
-task), yet scores 0.22-0.42 R2 on photoswitch's scaffold split against MiniMol's 0.67, and
-24x more azo compounds in the corpus did not move it. If the photoswitch signal sits in
+2026-12-02-release-draws-pubchem's question (docs/EXPERIMENTS.md): the student recovers 76% of
+MiniMol's variance on photoswitch's molecules (experiments/teacher_recovery.py, its highest share
+of any held-out task), yet scores 0.22-0.42 R2 on photoswitch's scaffold split against MiniMol's
+0.67, and 24x more azo compounds in the corpus did not move it. If the photoswitch signal sits in
 directions of MiniMol's embedding that carry little of its variance, a student that fits
 the teacher's variance well still misses it. Per representation, the ridge probe's R2 on
 the task (z-scored features, RidgeCV, five-fold cross-validation over --seeds shuffles, on

@@ -359,13 +359,13 @@ def _n_workers(n_jobs: int, precision: str = "fp32") -> int:
         from joblib import cpu_count  # the cores this process may use (cgroups included)
 
         cores = cpu_count()
-        # On two cores the overlapped path runs the student on one thread, and since graph
-        # building got 2x faster that thread bounds it: molmtd-base, 4000 molecules, idle,
-        # alternating in one process, 1,024-1,079 mol/s against 1,258-1,306 in one process
-        # with two torch threads (benchmarks/RESULTS.md, stop 26). So "all cores" means one
-        # process there; an explicit n_jobs=2 still starts workers. An int8 student is 2.3x
-        # faster, so graph building bounds instead, and the workers win: 1,580-1,815 mol/s
-        # against 1,083-1,456 (stop 27).
+        # On two cores the overlapped path runs the student on one thread, and since graph building
+        # got 2x faster that thread bounds it: molmtd-base, 4000 molecules, idle, alternating in
+        # one process, 1,024-1,079 mol/s against 1,258-1,306 in one process with two torch threads
+        # (benchmarks/RESULTS.md, 2026-12-02-max-pooling). So "all cores" means one process there;
+        # an explicit n_jobs=2 still starts workers. An int8 student is 2.3x faster, so graph
+        # building bounds instead, and the workers win: 1,580-1,815 mol/s against 1,083-1,456
+        # (2026-12-02-heldout-base-max-int8).
         return cores if cores > 2 or precision == "int8" else 1
     return max(1, n_jobs)
 

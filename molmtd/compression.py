@@ -14,10 +14,10 @@ feature): without it, the widest layers' dimensions would take the components. W
 hand on top of scikit-learn's PCA because no library rewrites a torch model's last layer
 from a fitted sklearn transform.
 
-:func:`compress_towards_teachers` keeps instead the ``dim`` directions of the readout that
-best predict the teachers (reduced-rank ridge regression): the PCA keeps the readout's
-largest-variance directions, and the probes then z-score each one to the same weight,
-whether or not any teacher asked for it (docs/EXPERIMENTS.md, stop 31). Also by hand:
+:func:`compress_towards_teachers` keeps instead the ``dim`` directions of the readout that best
+predict the teachers (reduced-rank ridge regression): the PCA keeps the readout's largest-variance
+directions, and the probes then z-score each one to the same weight, whether or not any teacher
+asked for it (docs/EXPERIMENTS.md, 2026-12-03-compression-residual-teacher-count). Also by hand:
 scikit-learn has ridge and PCA, not their reduced-rank combination.
 """
 

@@ -167,10 +167,10 @@ POOLINGS: dict[str, Callable[[int], gnn.Aggregation]] = {
     "attention": lambda d: gnn.AttentionalAggregation(gate_nn=nn.Linear(d, 1, bias=False)),
     # the mean (what a molecule is like) beside the sum (how much of it there is): mean
     # pooling alone hides molecule size, which size-extensive properties such as melting
-    # and boiling points need (docs/EXPERIMENTS.md, stop 22's size probe)
+    # and boiling points need (docs/EXPERIMENTS.md, 2026-12-02-ten-heldout-tasks's size probe)
     "mean+sum": lambda d: gnn.MultiAggregation(["mean", "sum"]),
-    # and the max beside them: whether an atom environment occurs at all, which the mean
-    # dilutes and the sum confounds with how often it occurs (stop 26's readout ablation)
+    # and the max beside them: whether an atom environment occurs at all, which the mean dilutes
+    # and the sum confounds with how often it occurs (2026-12-02-max-pooling's readout ablation)
     "mean+sum+max": lambda d: gnn.MultiAggregation(["mean", "sum", "max"]),
 }
 # poolings that return several aggregations side by side: how many times the pooled width

@@ -216,8 +216,9 @@ def test_compression_needs_a_student_that_pools_every_layer(tmp_path, corpus_fil
 
 def test_a_corpus_extending_another_embeds_only_its_new_molecules(tmp_path, moses_smiles,
                                                                    monkeypatch):
-    """Stop 28's widened corpora start with the zinc corpus's rows: their teacher stores take
-    the shards holding those rows from the first corpus's stores, in the same cache."""
+    """2026-12-02-release-draws-pubchem's widened corpora start with the zinc corpus's rows: their
+    teacher stores take the shards holding those rows from the first corpus's stores, in the same
+    cache."""
     from molmtd.distill import prepare
     from molmtd.teachers.fingerprints import FingerprintTeacher
 

@@ -54,8 +54,9 @@ class DistilledTeacher(Teacher):
 
         weights = Path(self._artifact().directory) / WEIGHTS
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-        # int8 embeddings differ from fp32 ones: cached separately; so do the layer
-        # readouts written before a jk="cat" student's "layers" followed its pooling (stop 31)
+        # int8 embeddings differ from fp32 ones: cached separately; so do the layer readouts
+        # written before a jk="cat" student's "layers" followed its pooling
+        # (2026-12-03-compression-residual-teacher-count)
         if self.readout == "layers":
             digest = f"{digest}-layers2"
         return digest if self.precision == "fp32" else f"{digest}-{self.precision}"
