@@ -135,8 +135,16 @@ def _rank_table(mean: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("mean")
 
 
-def ranks_by_split(report_dir: Path | list[Path], added: tuple[Path, ...] = ()) -> pd.DataFrame:
-    return _rank_table(_held_out_means(report_dir, added))
+def ranks_by_split(report_dir: Path | list[Path], added: tuple[Path, ...] = (),
+                   exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every featurizer's held-out rank per (probe, split).
+
+    ``exclude``: name substrings left out before ranking, so the others rank among
+    themselves.
+    """
+    mean = _held_out_means(report_dir, added)
+    dropped = mean["featurizer"].map(lambda f: any(x in f for x in exclude))
+    return _rank_table(mean[~dropped])
 
 
 def goal_table(report_dir: Path | list[Path], candidates: list[str],
@@ -182,12 +190,12 @@ def main() -> None:
     parser.add_argument("--exclude", default="",
                         help="comma-separated substrings: featurizers left out of the field")
     args = parser.parse_args()
+    exclude = tuple(x for x in args.exclude.split(",") if x)
     if args.candidates:
-        exclude = tuple(x for x in args.exclude.split(",") if x)
         print(goal_table(args.report_dirs, args.candidates.split(","), exclude,
                          tuple(args.add)).to_markdown())
     else:
-        print(ranks_by_split(args.report_dirs, tuple(args.add)).round(2).to_markdown())
+        print(ranks_by_split(args.report_dirs, tuple(args.add), exclude).round(2).to_markdown())
 
 
 if __name__ == "__main__":

@@ -97,6 +97,18 @@ def test_goal_table_ranks_each_candidate_alone_against_the_field(tmp_path):
         ranks_by_split.goal_table(tmp_path, ["s3"])
 
 
+def test_ranks_by_split_ranks_the_others_among_themselves_without_the_excluded(tmp_path):
+    ranks_by_split = _load("ranks_by_split")
+    (tmp_path / "report.md").write_text("Average rank on the held-out tasks only (bbbp): ...\n")
+    values = {"s1": 0.9, "s2": 0.85, "t": 0.8, "concat(t+e)": 0.95}
+    rows = [dict(dataset="bbbp", task_type="classification", split="random", seed=0,
+                 model="ridge", featurizer=f, metric="auroc", value=v) for f, v in values.items()]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    table = ranks_by_split.ranks_by_split(tmp_path, exclude=("concat(", "s2"))
+    assert list(table.index) == ["s1", "t"]
+    assert table["ridge random"].tolist() == [1.0, 2.0]  # t is second, not fourth
+
+
 def test_ranks_by_split_needs_the_held_out_list(tmp_path):
     ranks_by_split = _load("ranks_by_split")
     (tmp_path / "report.md").write_text("# no headline\n")
