@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--rows", default="50000:250000",
                         help="corpus rows to draw from (the student trained on [0, 50k))")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--teacher-directions", type=int, default=None,
+                        help="keep the top k teacher-predictive directions and complete them "
+                             "with the principal components of the rest (default: all dim)")
     parser.add_argument("--n-jobs", type=int, default=-1)
     args = parser.parse_args()
 
@@ -79,7 +82,8 @@ def main() -> None:
         teachers[label] = emb
     target = compress_towards_teachers(args.source, args.out / "featurizer",
                                        [keys[i] for i in pick], teachers, dim=args.dim,
-                                       n_jobs=args.n_jobs, name=args.out.name)
+                                       n_jobs=args.n_jobs, name=args.out.name,
+                                       teacher_directions=args.teacher_directions)
     record = json.loads((target / "config.json").read_text())["compression"]
     print(f"{target}: {record} ({time.perf_counter() - start:.0f} s)")
 

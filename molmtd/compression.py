@@ -89,7 +89,8 @@ def compress_towards_teachers(source: str | Path, target: str | Path, smiles: Se
                               teachers: Mapping[str, np.ndarray], *, dim: int = 512,
                               n_jobs: int = 1,
                               alphas: Sequence[float] = (1.0, 1e1, 1e2, 1e3, 1e4, 1e5),
-                              clip: float = 5.0, name: str | None = None) -> Path:
+                              clip: float = 5.0, name: str | None = None,
+                              teacher_directions: int | None = None) -> Path:
     """Write a copy of ``source`` whose embedding is the readout's teacher-predictive subspace.
 
     Reduced-rank ridge regression: a ridge map ``B`` from the z-scored readout to the
@@ -111,7 +112,13 @@ def compress_towards_teachers(source: str | Path, target: str | Path, smiles: Se
         n_jobs: processes for standardisation and graph building.
         alphas: ridge penalties, chosen by efficient leave-one-out (``RidgeCV``).
         clip: the teachers' z-score clip.
-        name: default ``<source name>-teachers<dim>``.
+        name: default ``<source name>-teachers<dim>`` (``-teachers<k>pca<dim>`` with
+            ``teacher_directions``).
+        teacher_directions: keep only the top ``k`` teacher-predictive directions and
+            complete them to ``dim`` with the principal components of what the readout
+            holds outside them (the z-scored readout with its projection on those ``k``
+            directions removed). ``None`` (default): all ``dim`` are teacher-predictive;
+            ``0``: the PCA of :func:`compress_layer_readout`, fitted on these molecules.
 
     Returns:
         ``target``; its config records the fit under ``"compression"`` (method, teachers,
@@ -126,6 +133,9 @@ def compress_towards_teachers(source: str | Path, target: str | Path, smiles: Se
 
     if not teachers:
         raise ValueError("compress_towards_teachers needs at least one teacher's embeddings")
+    k = dim if teacher_directions is None else teacher_directions
+    if not isinstance(k, int) or not 0 <= k <= dim:
+        raise ValueError(f"teacher_directions must be an int in [0, dim={dim}], got {k!r}")
     for label, emb in teachers.items():
         if np.ndim(emb) != 2 or len(emb) != len(smiles):
             raise ValueError(f"teacher {label!r}: embeddings of shape {np.shape(emb)}, need "
@@ -152,24 +162,52 @@ def compress_towards_teachers(source: str | Path, target: str | Path, smiles: Se
     B = ridge.coef_.T  # [readout, teacher dims]
     fitted = Xz @ B
     _, sv, vt = np.linalg.svd(fitted, full_matrices=False)
-    W = B @ vt[:dim].T  # embedding = z(x) W
+    W = B @ vt[:k].T  # embedding = z(x) W
+    if k < dim:
+        W = np.hstack([W, _principal_directions_outside(Xz, W, dim - k)])
     weight = (W / scale[:, None]).T
     bias = -weight @ mean
     r2 = 1.0 - float(((Y - fitted) ** 2).sum() / (Y ** 2).sum())
-    kept = float((sv[:dim] ** 2).sum() / (sv ** 2).sum())
+    kept = float((sv[:k] ** 2).sum() / (sv ** 2).sum())
     record = {"method": "teachers (reduced-rank ridge)", "of": of, "dim": dim,
+              "teacher_directions": k,
               "teachers": list(teachers), "n_molecules": int(ok.sum()),
               "alpha": float(ridge.alpha_), "r2_full_rank": round(r2, 4),
               "fitted_variance_kept": round(kept, 4)}
-    section = (f"The embedding is the {dim}-d subspace of the z-scored {artifact.dim}-d "
+    rest = (f", completed to {dim} by the top {dim - k} principal components of the readout "
+            "outside them" if k < dim else "")
+    section = (f"The embedding is the {k}-d subspace of the z-scored {artifact.dim}-d "
                f"readout that best predicts the teachers ({', '.join(teachers)}; reduced-rank "
                f"ridge, alpha {ridge.alpha_:g}, fitted on {int(ok.sum()):,} corpus molecules; "
                f"the full-rank map explains {r2:.1%} of the teachers' z-scored variance and "
-               f"these {dim} directions {kept:.1%} of that); it replaced the distilled "
+               f"these {k} directions {kept:.1%} of that){rest}; it replaced the distilled "
                "projection (molmtd.compression). `readout=\"layers\"` still gives the full "
                "readout.")
+    suffix = f"teachers{dim}" if k == dim else f"teachers{k}pca{dim}"
     return _write_projection(source_dir, artifact, target, weight, bias, record, section,
-                             name or f"{_name(artifact, source_dir)}-teachers{dim}")
+                             name or f"{_name(artifact, source_dir)}-{suffix}")
+
+
+def _principal_directions_outside(Xz: np.ndarray, W: np.ndarray, n: int) -> np.ndarray:
+    """Directions of the top ``n`` principal components of what ``Xz W`` does not explain.
+
+    The readout's residual after a least-squares regression on the ``k`` components
+    ``T = Xz W`` is ``R = Xz (I - W C)`` with ``C = (T^T T)^-1 T^T Xz``; the returned
+    directions ``(I - W C) v`` give its principal components ``R v``, which on the fit
+    molecules are uncorrelated with ``T`` and with each other, in decreasing variance.
+
+    Shapes:
+        Xz ``[m, D]``, W ``[D, k]`` -> ``[D, n]``.
+    """
+    if not W.shape[1]:
+        _, _, vt = np.linalg.svd(Xz - Xz.mean(axis=0), full_matrices=False)
+        return vt[:n].T
+    T = Xz @ W
+    C = np.linalg.lstsq(T, Xz, rcond=None)[0]  # [k, D]
+    residual = Xz - T @ C
+    _, _, vt = np.linalg.svd(residual - residual.mean(axis=0), full_matrices=False)
+    V = vt[:n].T
+    return V - W @ (C @ V)
 
 
 def _compressible(source, target, dim: int):

@@ -22,6 +22,7 @@ from molmtd.errors import NonFiniteLossError
 from molmtd.objectives import MarginalDensity, TeacherStandardizer, build_objective
 from molmtd.objectives.collapse import effective_rank, variance_covariance_penalty
 from molmtd.objectives.registry import objective_options
+from molmtd.objectives.relational import relational_loss
 from molmtd.student import GNNStudent
 
 __all__ = ["DistillModule"]
@@ -74,6 +75,9 @@ class DistillModule(L.LightningModule):
         self.use_mi = bool(objective["mi_estimate"]) and objective["name"] == "gaussian"
         self.variance_weight = float(objective.get("variance_weight", 0.0))
         self.covariance_weight = float(objective.get("covariance_weight", 0.0))
+        self.relational_weight = float(objective.get("relational_weight", 0.0))
+        self.relational_form = objective.get("relational_form", "distance")
+        self.relational_teachers = list(objective.get("relational_teachers") or self.teacher_dims)
         self.rank_molecules = int(training.get("rank_molecules", 0))
         self._rank_sample: list[torch.Tensor] = []
         # Not submodules: fitted deterministically (seeded) before training and again on
@@ -111,10 +115,23 @@ class DistillModule(L.LightningModule):
             terms["covariance"] = self.covariance_weight * covariance
         return terms
 
+    def _relational_terms(self, s: torch.Tensor, targets) -> dict[str, torch.Tensor]:
+        """Each chosen teacher's relational loss (unweighted); empty when switched off."""
+        if not self.relational_weight:
+            return {}
+        return {label: relational_loss(s, *targets[label], form=self.relational_form)
+                for label in self.relational_teachers}
+
     def training_step(self, batch, batch_idx: int):
         opt_student, opt_heads = self.optimizers()
-        s, _, total, per_teacher = self._losses(batch)
+        s, targets, total, per_teacher = self._losses(batch)
         penalties = self._collapse_terms(s)
+        relational = self._relational_terms(s, targets)
+        if relational:
+            for label, value in relational.items():
+                self.log(f"train/relational/{label}", value, batch_size=batch[0].num_graphs)
+            penalties["relational"] = (self.relational_weight
+                                       * torch.stack(list(relational.values())).mean())
         for name, value in penalties.items():
             total = total + value
             self.log(f"train/penalty/{name}", value, batch_size=batch[0].num_graphs)
@@ -147,6 +164,9 @@ class DistillModule(L.LightningModule):
     def validation_step(self, batch, batch_idx: int):
         s, targets, total, per_teacher = self._losses(batch)
         bs = batch[0].num_graphs
+        # logged, not added: val/loss stays comparable with runs that had no relational term
+        for label, value in self._relational_terms(s, targets).items():
+            self.log(f"val/relational/{label}", value, batch_size=bs, sync_dist=True)
         # the validation loader is not shuffled: its first molecules are a fixed sample
         have = sum(len(x) for x in self._rank_sample)
         if have < self.rank_molecules:

@@ -144,6 +144,17 @@ class ObjectiveConfig(_Section):
     covariance_weight: float = Field(
         default=0.0, ge=0, description="VICReg covariance term: sum of squared off-diagonal "
                                        "batch covariances of the embedding / its width")
+    relational_weight: float = Field(
+        default=0.0, ge=0,
+        description="weight of a relational term that matches the student's within-batch "
+                    "pairwise geometry to each teacher's (molmtd.objectives.relational)")
+    relational_form: Literal["distance", "similarity"] = Field(
+        default="distance",
+        description="distance: relational KD's normalised distances (Park et al. 2019); "
+                    "similarity: similarity-preserving KD's Gram matrices (Tung & Mori 2019)")
+    relational_teachers: list[str] = Field(
+        default_factory=list,
+        description="teacher labels the relational term reads (e.g. [minimol]); empty = all")
     mi_estimate: bool = Field(default=True, description="log a per-teacher MI estimate")
     mi_fit_molecules: int = Field(default=5_000, ge=100)
 
@@ -256,6 +267,10 @@ class Recipe(_Section):
         bad = {k: w for k, w in self.objective.teacher_weights.items() if not 0 < w < float("inf")}
         if bad:
             raise ValueError(f"objective.teacher_weights must be finite and > 0; got {bad}")
+        unknown = sorted(set(self.objective.relational_teachers) - set(labels))
+        if unknown:
+            raise ValueError(f"objective.relational_teachers names {unknown}, which are not "
+                             f"among the teachers' labels {labels}")
         return self
 
     @model_validator(mode="after")

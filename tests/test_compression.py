@@ -146,6 +146,40 @@ def test_towards_teachers_keeps_the_subspace_that_predicts_them(jkcat_artifact, 
     assert np.all(np.diff(var) <= 1e-6 * var[0])
 
 
+def test_k_teacher_directions_completed_by_the_pca_of_the_rest(jkcat_artifact, moses_smiles,
+                                                               tmp_path):
+    fit, new = moses_smiles[:300], moses_smiles[300:360]
+    readout = Artifact(jkcat_artifact, readout="layers")
+    X_fit = readout.embed(fit).embeddings.astype(np.float64)
+    teachers = {"a": X_fit @ np.random.default_rng(1).normal(size=(48, 6))}
+    full = Artifact(compress_towards_teachers(jkcat_artifact, tmp_path / "full", fit, teachers,
+                                              dim=8, alphas=(1e-3,)))
+    mixed_dir = compress_towards_teachers(jkcat_artifact, tmp_path / "mixed", fit, teachers,
+                                          dim=8, alphas=(1e-3,), teacher_directions=3)
+    mixed = Artifact(mixed_dir)
+    assert mixed.dim == 8 and mixed.config["name"] == "jkcat-teachers3pca8"
+    assert mixed.config["compression"]["teacher_directions"] == 3
+    Z_full, Z_mixed = (a.embed(new).embeddings.astype(np.float64) for a in (full, mixed))
+    # the first three components are the all-teacher compression's first three
+    np.testing.assert_allclose(Z_mixed[:, :3], Z_full[:, :3], rtol=1e-3, atol=1e-3)
+    # the other five are the top principal directions of the readout outside those three:
+    # uncorrelated with them on the fit molecules, in decreasing variance
+    M_fit = mixed.embed(fit).embeddings.astype(np.float64)
+    M_fit -= M_fit.mean(0)
+    cross = M_fit[:, :3].T @ M_fit[:, 3:] / len(M_fit)
+    assert np.abs(cross).max() < 1e-3 * M_fit.var(0).max()
+    assert np.all(np.diff(M_fit[:, 3:].var(0)) <= 1e-6 * M_fit[:, 3].var())
+    # k = 0 is the plain PCA of the z-scored readout
+    pca0 = Artifact(compress_towards_teachers(jkcat_artifact, tmp_path / "k0", fit, teachers,
+                                              dim=8, teacher_directions=0))
+    expected = _pca_of_z_scores(readout, fit, new, 8)
+    got = pca0.embed(new).embeddings
+    np.testing.assert_allclose(np.abs(got), np.abs(expected), atol=2e-4)  # up to signs
+    with pytest.raises(ValueError, match=r"teacher_directions must be an int in \[0, dim=8\]"):
+        compress_towards_teachers(jkcat_artifact, tmp_path / "bad", fit, teachers, dim=8,
+                                  teacher_directions=9)
+
+
 def test_towards_teachers_refuses_misaligned_teachers(jkcat_artifact, moses_smiles, tmp_path):
     smiles = moses_smiles[:100]
     with pytest.raises(ValueError, match="at least one teacher"):
