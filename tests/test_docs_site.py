@@ -139,10 +139,12 @@ def test_a_broken_link_or_reference_fails_the_build(tmp_path, breakage, named):
 
 def test_guides_from_other_work_join_the_nav_when_their_file_exists(tmp_path):
     run = _build_a_copy(tmp_path, {"scale-out.md": "# Scale out\n\nDask and SLURM.",
-                                   "finetune.md": "# Fine-tune\n\nEstimators."})
+                                   "finetune.md": "# Fine-tune\n\nEstimators.",
+                                   "faq.md": "# Questions\n\nAnswers."})
     assert run.returncode == 0, run.stdout + run.stderr
     home = (tmp_path / "site" / "index.html").read_text()
     assert home.index("Distill your own") < home.index("Scale out") < home.index("Fine-tune")
+    assert home.index("Fine-tune") < home.index("More") < home.index("Questions")
     assert (tmp_path / "site" / "finetune" / "index.html").is_file()
 
 

@@ -3,7 +3,8 @@
 - "Released models" lists one page per released featurizer (generated from featurizers/);
 - pages other work adds (docs/scale-out.md, docs/finetune.md) join the nav under
   "Guides" when their file exists, so a build without them stays strict-clean;
-- the API reference lists its generated pages.
+- the API reference lists its generated pages;
+- any other page in docs/ is listed under "More", so a new page never breaks the build.
 
 Runs after mkdocs-gen-files (hooks follow the plugins), before the nav is built.
 """
@@ -38,4 +39,16 @@ def on_files(files, config):
         at = next((i + 1 for i, item in enumerate(nav)
                    if isinstance(item, dict) and "Distill your own" in item), len(nav))
         nav[at:at] = guides
+    # any other page (one a later branch adds) is listed under "More" rather than left out
+    others = sorted(present - set(_pages(nav)))
+    if others:
+        nav.append({"More": others})
     return files
+
+
+def _pages(nav) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [p for v in nav.values() for p in _pages(v)]
+    return [p for item in nav for p in _pages(item)]
