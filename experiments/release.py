@@ -69,6 +69,12 @@ def parse_notes(text: str) -> dict[str, str]:
     return {h.strip(): body.strip() for h, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
+def _repo_link(path: str) -> str:
+    # a card lives at featurizers/<name>/card.md: the link resolves when the repository is
+    # browsed (the docs site renders such links as the path: docs/scripts/gen_pages.py)
+    return f"[{path}](../../{path})"
+
+
 def _short(featurizer: str) -> str:
     # "molmtd:molmtd-base" -> "molmtd-base"; "chemprop:checkpoint=..." -> "chemprop"
     if featurizer.startswith("molmtd:"):
@@ -126,7 +132,7 @@ def leaders(scores: pd.DataFrame, label: str) -> list[str]:
         if table.loc[best, column] < table.loc[label, column]:
             shown = " ".join([PROBES.get(column.split(" ")[0], column.split(" ")[0]),
                               *column.split(" ")[1:]])
-            out.append(f"{shown} ({_short(best)} {table.loc[best, column]:.2f} against "
+            out.append(f"{shown} ({_short(best)} {table.loc[best, column]:.2f} vs "
                        f"{table.loc[label, column]:.2f})")
     return out
 
@@ -234,7 +240,7 @@ def build_card(name: str, config: dict, layers_dim: int | None, reports: list[Pa
         scores, types = held_out_scores(reports, label, exclude)
         present = tuple(p for p in index_probes or () if p in set(scores["model"]))
         index, metrics = model_index(name, scores, types, label, present or None)
-    meta = hub_metadata(teachers, source, model_index=index, metrics=metrics)
+    meta = hub_metadata(source, model_index=index, metrics=metrics)
 
     teacher_names = ", ".join(s.split(":", 1)[0] for s in teachers) or "no teachers"
     sections: dict[str, list[str]] = {}
@@ -244,7 +250,7 @@ def build_card(name: str, config: dict, layers_dim: int | None, reports: list[Pa
         "chemical-space maps. It predicts no property itself."]
     how = [
         "```python",
-        "from molmtd import MTDFeaturizer  # pip install molmtd, or a clone: make env",
+        "from molmtd import MTDFeaturizer  # a clone's `make env`, or its built wheel",
         f'X = MTDFeaturizer("{name}", on_error="nan").transform(["CCO", "c1ccccc1O"])',
         "```", "",
         f"A scikit-learn transformer; command line: `molmtd embed in.smi -o out.npy "
@@ -291,9 +297,9 @@ def build_card(name: str, config: dict, layers_dim: int | None, reports: list[Pa
             "evaluation seeds, ranked per task. Average rank (lower is better; bold: first):",
             "",
             rank_table(scores, label), "",
-            "Per-task scores: the `model-index` above and the reports under "
-            "`experiments/results/`; the table: `experiments/release.py` "
-            "(`experiments/ranks_by_split.py`)."]
+            "Per-task scores: the `model-index` above and the reports in "
+            f"{_repo_link('experiments/results/')}; the table: "
+            "`experiments/ranks_by_split.py`."]
     else:
         sections["Evaluation"] = ["Not evaluated at release: no report was given."]
 
@@ -335,7 +341,8 @@ def build_card(name: str, config: dict, layers_dim: int | None, reports: list[Pa
         compute.append(f"{config['global_step']:,} optimisation steps, {took}"
                        f"precision {precision}.")
     sections["Training compute"] = compute or ["Not recorded in the featurizer's config."]
-    sections["Ablations"] = [f"Each design choice's ablation and its commands: `{EXPERIMENTS}`."]
+    sections["Ablations"] = [f"Each design choice's ablation and its commands: "
+                             f"{_repo_link(EXPERIMENTS)}."]
 
     for heading, body in notes.items():
         sections.setdefault(heading, []).extend(["", body] if sections.get(heading) else [body])

@@ -25,13 +25,12 @@ _TAGS = ["chemistry", "cheminformatics", "molecular-representation", "graph-neur
          "knowledge-distillation", "molmtd"]
 
 
-def hub_metadata(teachers: list[str], corpus_source: str, license: str = "mit",
+def hub_metadata(corpus_source: str, license: str = "mit",
                  model_index: list[dict[str, Any]] | None = None,
                  metrics: list[str] | None = None) -> dict[str, Any]:
     """The card's front matter as a dict, in the Hub's field order.
 
     Args:
-        teachers: teacher specs; their names become ``teacher:<name>`` tags.
         corpus_source: the recipe's ``corpus.source``; a bundled corpus name becomes the
             ``datasets`` entry, a file path does not (it names nothing a reader can find).
         license: SPDX-style id of the weights' license.
@@ -41,12 +40,11 @@ def hub_metadata(teachers: list[str], corpus_source: str, license: str = "mit",
     """
     from molmtd.corpus import bundled_corpora
 
-    names = [spec.split(":", 1)[0].strip() for spec in teachers]
     meta: dict[str, Any] = {
         "license": license,
         "library_name": "molmtd",
         "pipeline_tag": "feature-extraction",
-        "tags": _TAGS + [f"teacher-{n}" for n in dict.fromkeys(names)],
+        "tags": list(_TAGS),
     }
     if corpus_source in bundled_corpora():
         meta["datasets"] = [corpus_source]
@@ -99,7 +97,7 @@ def render_card(recipe, info: dict[str, Any]) -> str:
               f"the first {used:,} of a {corpus['n_molecules']:,}-molecule `{corpus['source']}` "
               "corpus")
     lines = [
-        front_matter(hub_metadata(info["teachers"], str(corpus["source"]))),
+        front_matter(hub_metadata(str(corpus["source"]))),
         f"# molmtd featurizer: {info['name']}",
         "",
         f"A {s.num_layers}-layer {s.conv.upper()} student (width {s.hidden_dim}, "

@@ -35,7 +35,7 @@ def test_card_opens_with_hub_front_matter_and_no_model_index():
     text = render_card(recipe, info)
     meta, body = split_front_matter(text)
     assert meta["library_name"] == "molmtd" and meta["datasets"] == ["moses"]
-    assert "teacher-maccs" in meta["tags"] and "teacher-ecfp-count" in meta["tags"]
+    assert "chemistry" in meta["tags"] and "molmtd" in meta["tags"]
     assert "model-index" not in meta  # a fresh run is not evaluated
     assert body.lstrip("\n").startswith("# molmtd featurizer: m\n")
     assert ModelCard(text).data.eval_results is None

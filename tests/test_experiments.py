@@ -255,8 +255,8 @@ def test_release_names_where_the_student_is_behind(tmp_path):
                                         ("concat(",))
     scores = scores[scores["dataset"] == "photoswitch"]
     behind = release.leaders(scores, "student")
-    assert behind == ["ridge scaffold (ecfp 1.00 against 2.00)",
-                      "MLP scaffold (ecfp 1.00 against 2.00)"]
+    assert behind == ["ridge scaffold (ecfp 1.00 vs 2.00)",
+                      "MLP scaffold (ecfp 1.00 vs 2.00)"]
     with pytest.raises(SystemExit, match="'nobody' is not in the reports"):
         release.held_out_scores([tmp_path / "rep"], "nobody")
 

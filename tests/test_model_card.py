@@ -83,3 +83,12 @@ def test_molmtd_base_model_index_follows_the_hub_schema():
     limits = body.split("## Limitations")[1].split("## ")[0]
     assert "scaffold (minimol" in limits and "kNN" in limits
     assert "100 heavy atoms" in limits and "Corpus:" in limits
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.parent.name)
+def test_card_links_resolve_in_the_repository_and_name_the_ablations(card_path):
+    text = card_path.read_text()
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert "../../docs/EXPERIMENTS.md" in links  # the ablations live there
+    for link in links:
+        assert (card_path.parent / link).exists(), link

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import sys
 import types
 import typing
@@ -174,7 +175,8 @@ def released_cards() -> dict[str, str]:
             facts.append(f"license {meta['license']}")
         if meta.get("datasets"):
             facts.append("trained on " + ", ".join(meta["datasets"]))
-        body = body.lstrip("\n")
+        # links into the repository (../../docs/EXPERIMENTS.md) point outside the site
+        body = re.sub(r"\[([^\]]+)\]\(\.\./\.\./[^)]*\)", r"`\1`", body.lstrip("\n"))
         title, _, rest = body.partition("\n")
         pages[card.parent.name] = "\n".join([
             GENERATED.format(source=f"featurizers/{card.parent.name}/card.md"), "", title, "",
@@ -220,7 +222,6 @@ def benchmarks_page() -> str:
         "repository; per-task scores: `experiments/results/`."])
 
 
-# public name -> the module that defines it, for names molmtd re-exports lazily
 def api_reference() -> str:
     """Markdown: one mkdocstrings entry per public name in ``molmtd.__all__``."""
     import molmtd
