@@ -163,6 +163,11 @@ def teachers_catalog() -> str:
     return "\n".join(lines)
 
 
+def _repo_links_as_paths(card_text: str) -> str:
+    # a card's links into the repository (../../docs/EXPERIMENTS.md) point outside the site
+    return re.sub(r"\[([^\]]+)\]\(\.\./\.\./[^)]*\)", r"`\1`", card_text)
+
+
 def released_cards() -> dict[str, str]:
     """Released name -> its card's markdown (front matter dropped; the Hub shows it as a table)."""
     from molmtd.card import split_front_matter
@@ -175,8 +180,7 @@ def released_cards() -> dict[str, str]:
             facts.append(f"license {meta['license']}")
         if meta.get("datasets"):
             facts.append("trained on " + ", ".join(meta["datasets"]))
-        # links into the repository (../../docs/EXPERIMENTS.md) point outside the site
-        body = re.sub(r"\[([^\]]+)\]\(\.\./\.\./[^)]*\)", r"`\1`", body.lstrip("\n"))
+        body = _repo_links_as_paths(body.lstrip("\n"))
         title, _, rest = body.partition("\n")
         pages[card.parent.name] = "\n".join([
             GENERATED.format(source=f"featurizers/{card.parent.name}/card.md"), "", title, "",
@@ -204,6 +208,7 @@ def benchmarks_page() -> str:
     from molmtd.card import split_front_matter
 
     _, body = split_front_matter((ROOT / "featurizers" / "molmtd-base" / "card.md").read_text())
+    body = _repo_links_as_paths(body)
     evaluation = body.split("## Evaluation", 1)[1].split("\n## ", 1)[0].strip()
     limits = body.split("## Limitations", 1)[1].split("\n## ", 1)[0].strip()
     return "\n".join([
