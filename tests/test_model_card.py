@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CARDS = sorted((ROOT / "featurizers").glob("*/card.md"))
 SECTIONS = ["Intended use", "How to use", "Training data and teachers", "Evaluation",
             "Limitations", "Training compute", "Ablations"]
-# an internal run counter ("stop 31", "heldout-s27", "s27") means nothing to a reader
+# an internal run counter (the word "stop" and a number, a results folder "heldout-s" and a
+# number, or "s" and two digits) means nothing to a reader
 COUNTER = re.compile(r"\bstop[ -]\d+|\bheldout-s\d+|\bs\d{2}\b", re.IGNORECASE)
 
 
