@@ -276,6 +276,7 @@ def build_card(name: str, config: dict, layers_dim: int | None, reports: list[Pa
                     f"({corpus.get('n_train', 0):,} train, {corpus.get('n_val', 0):,} "
                     "validation).")
     if st:
+        data += [""] if data else []
         data.append(f"Student: {st.get('num_layers')}-layer {str(st.get('conv')).upper()}, "
                     f"width {st.get('hidden_dim')}, {st.get('pooling')} pooling; objective "
                     f"`{config.get('objective', '-')}` (a density head per teacher).")
