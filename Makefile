@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow env lint bench clean
+.PHONY: run test test-slow env lint bench docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# the documentation site (mkdocs.yml): a strict build (a broken link or reference fails)
+# into site/, outside git; docs-serve previews it at http://127.0.0.1:8000
+DOCS_ENV := DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1
+docs: $(STAMP)
+	$(DOCS_ENV) $(PY) -m mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	$(DOCS_ENV) $(PY) -m mkdocs serve
+
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs site .pytest_cache

@@ -1,10 +1,83 @@
-"""The model card (card.md) written beside a distilled featurizer."""
+"""The model card (card.md) written beside a distilled featurizer.
+
+Cards follow the Hugging Face model-card format: a YAML front matter block (license,
+tags, library_name, datasets, metrics and, for a release, a ``model-index`` of its
+held-out results) followed by markdown. ``experiments/release.py`` builds a release's
+card from these helpers; :func:`render_card` writes the card of a freshly trained run.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render_card"]
+import yaml
+
+__all__ = ["render_card", "hub_metadata", "front_matter", "split_front_matter",
+           "HUB_METRICS", "MAX_CARD_CHARS"]
+
+# A release card's size limit: the card is read on the Hub's model page, not a report.
+MAX_CARD_CHARS = 8192
+
+# the Hub's metric ids (those of the `evaluate` library) for molmtd's primary metrics
+HUB_METRICS = {"auroc": "roc_auc", "r2": "r_squared"}
+
+_TAGS = ["chemistry", "cheminformatics", "molecular-representation", "graph-neural-network",
+         "knowledge-distillation", "molmtd"]
+
+
+def hub_metadata(corpus_source: str, license: str = "mit",
+                 model_index: list[dict[str, Any]] | None = None,
+                 metrics: list[str] | None = None) -> dict[str, Any]:
+    """The card's front matter as a dict, in the Hub's field order.
+
+    Args:
+        corpus_source: the recipe's ``corpus.source``; a bundled corpus name becomes the
+            ``datasets`` entry, a file path does not (it names nothing a reader can find).
+        license: SPDX-style id of the weights' license.
+        model_index: the Hub's ``model-index`` (a list with one ``{name, results}``);
+            None for a run not evaluated yet (the key is left out).
+        metrics: Hub metric ids reported in ``model_index``.
+    """
+    from molmtd.corpus import bundled_corpora
+
+    meta: dict[str, Any] = {
+        "license": license,
+        "library_name": "molmtd",
+        "pipeline_tag": "feature-extraction",
+        "tags": list(_TAGS),
+    }
+    if corpus_source in bundled_corpora():
+        meta["datasets"] = [corpus_source]
+    if metrics:
+        meta["metrics"] = list(metrics)
+    if model_index:
+        meta["model-index"] = model_index
+    return meta
+
+
+def front_matter(metadata: dict[str, Any]) -> str:
+    """``metadata`` as a YAML front matter block (``---`` lines around it)."""
+    # flow style for the leaves keeps a model-index of 20 results to a few lines each
+    body = yaml.safe_dump(metadata, sort_keys=False, default_flow_style=None, width=100,
+                          allow_unicode=True)
+    return f"---\n{body}---\n"
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """A card's front matter (``{}`` when it has none) and the markdown after it.
+
+    Raises:
+        ValueError: the card opens a front matter block that is not closed or not a mapping.
+    """
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---\n", 3)
+    if end < 0:
+        raise ValueError("the card's YAML front matter has no closing '---' line")
+    meta = yaml.safe_load(text[4:end + 1]) or {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"the card's front matter is a {type(meta).__name__}, not a mapping")
+    return meta, text[end + 5:]
 
 
 def _fmt(value: Any) -> str:
@@ -12,7 +85,10 @@ def _fmt(value: Any) -> str:
 
 
 def render_card(recipe, info: dict[str, Any]) -> str:
-    """Markdown card: what was distilled from what, on which corpus, and how well."""
+    """Markdown card: what was distilled from what, on which corpus, and how well.
+
+    It opens with the Hub's front matter (no ``model-index``: a fresh run is not evaluated).
+    """
     corpus = info["corpus"]
     s = recipe.student
     used = corpus["n_train"] + corpus["n_val"]
@@ -21,6 +97,7 @@ def render_card(recipe, info: dict[str, Any]) -> str:
               f"the first {used:,} of a {corpus['n_molecules']:,}-molecule `{corpus['source']}` "
               "corpus")
     lines = [
+        front_matter(hub_metadata(str(corpus["source"]))),
         f"# molmtd featurizer: {info['name']}",
         "",
         f"A {s.num_layers}-layer {s.conv.upper()} student (width {s.hidden_dim}, "

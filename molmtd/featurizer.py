@@ -190,7 +190,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
 
     # -- scikit-learn API ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: Any, y: Any = None) -> MTDFeaturizer:
         """Check the parameters and the input container; loads no model.
 
         Args:
@@ -216,7 +216,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
             del self.feature_names_in_
         return self
 
-    def embed(self, X) -> TeacherOutput:
+    def embed(self, X: Any) -> TeacherOutput:
         """Embeddings with a per-position report; never raises for a bad molecule.
 
         Returns:
@@ -241,7 +241,7 @@ class MTDFeaturizer(TransformerMixin, BaseEstimator):
             reasons.setdefault(int(i), "could not be embedded")
         return TeacherOutput(emb, ok, dict(sorted(reasons.items())))
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: Any) -> np.ndarray:
         """Embed molecules.
 
         Args:

@@ -299,6 +299,7 @@ class Recipe(_Section):
         return self
 
     def to_yaml(self) -> str:
+        """The recipe as YAML, every field spelled out (defaults included)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 

@@ -198,16 +198,28 @@ def test_ranks_by_split_adds_featurizers_scored_on_the_same_splits(tmp_path, cap
 
 def _tiny_report(directory: Path) -> Path:
     directory.mkdir()
-    (directory / "report.md").write_text("Average rank on the held-out tasks only (bbbp): ...\n")
-    rows = [dict(dataset="bbbp", task_type="classification", split=split, seed=0,
-                 model="ridge", featurizer=f, metric="auroc", value=v)
-            for split in ("random", "scaffold") for f, v in (("student", 0.8), ("ecfp", 0.7))]
+    (directory / "report.md").write_text(
+        "Average rank on the held-out tasks only (bbbp, photoswitch): ...\n")
+    rows = [dict(dataset="bbbp", task_type="classification", split=split, seed=seed,
+                 model=model, featurizer=f, metric="auroc", value=v + 0.01 * seed)
+            for split in ("random", "scaffold") for seed in (0, 1) for model in ("ridge", "mlp")
+            for f, v in (("student", 0.8), ("ecfp", 0.7), ("concat(x)", 0.9))]
+    # photoswitch: ecfp wins the scaffold split, so the card must say where the student is behind
+    rows += [dict(dataset="photoswitch", task_type="regression", split=split, seed=0, model=model,
+                  featurizer=f, metric="r2", value=v)
+             for model in ("ridge", "mlp")
+             for split, scores in (("random", (("student", 0.6), ("ecfp", 0.5))),
+                                   ("scaffold", (("student", 0.2), ("ecfp", 0.4))))
+             for f, v in (*scores, ("concat(x)", 0.9))]
     pd.DataFrame(rows).to_csv(directory / "results.csv", index=False)
     return directory
 
 
-def test_release_copies_renames_and_appends_the_evaluation(tmp_path):
+def test_release_copies_renames_and_writes_a_hub_card(tmp_path):
+    from huggingface_hub import ModelCard
+
     from molmtd.artifact import make_random_artifact
+    from molmtd.card import split_front_matter
     from molmtd.featurizer import MTDFeaturizer
 
     release = _load("release")
@@ -215,20 +227,70 @@ def test_release_copies_renames_and_appends_the_evaluation(tmp_path):
     make_random_artifact(run / "featurizer", hidden_dim=8, num_layers=2)
     (run / "featurizer" / "card.md").write_text("# molmtd featurizer: run\n\nBody.\n")
     notes = tmp_path / "notes.md"
-    notes.write_text("## Reproduce\n\n    molmtd distill recipes/zinc.yaml\n")
+    notes.write_text("## Limitations\n\n- Not for peptides.\n\n"
+                     "## Reproduce\n\n    molmtd distill recipes/zinc.yaml\n")
     target = release.release(run, "molmtd-test", [_tiny_report(tmp_path / "rep")], notes,
-                             target_root=tmp_path / "featurizers")
+                             target_root=tmp_path / "featurizers", label="student",
+                             exclude=("concat(",))
     card = (target / "card.md").read_text()
-    assert card.startswith("# molmtd featurizer: molmtd-test\n\nBody.")
-    assert "## Held-out average rank by probe and split (rep)" in card
-    rows = [line.split("|")[1].strip() for line in card.splitlines()
-            if line.startswith("| student") or line.startswith("| ecfp")]
-    assert rows == ["student", "ecfp"]  # best first
-    assert "## Reproduce" in card
+    meta, body = split_front_matter(card)
+    assert body.startswith("\n# molmtd-test\n")
+    headings = [line[3:] for line in body.splitlines() if line.startswith("## ")]
+    assert headings == [*release.SECTIONS, "Reproduce"]  # notes' new sections come last
+    # the rank table: best first, the excluded featurizer left out
+    rows = [line.split("|")[1].strip() for line in body.splitlines()
+            if line.startswith("| student") or line.startswith("| ecfp")
+            or line.startswith("| concat")]
+    assert rows == ["student (this model)", "ecfp"]
+    assert "| featurizer | ridge random | ridge scaffold | MLP random | MLP scaffold |" in body
+    # a notes section joins the generated one; the student's deficit is named
+    limits = body.split("## Limitations")[1].split("## ")[0]
+    assert "- Not for peptides." in limits
+    assert "Ranked behind" not in limits  # scaffold: one task won each, a tie; random: first
+    # the Hub reads the model-index: one result per task and split, the MLP probe's mean
+    hub = ModelCard(card).data
+    assert hub.library_name == "molmtd" and hub.license == "mit"
+    assert hub.model_name == "molmtd-test" and len(hub.eval_results) == 4
+    bbbp = [r for r in hub.eval_results if r.dataset_type == "bbbp" and r.dataset_split == "random"]
+    assert bbbp[0].metric_type == "roc_auc" and bbbp[0].metric_value == pytest.approx(0.805)
+    assert bbbp[0].task_type == "tabular-classification" and "MLP" in bbbp[0].metric_name
+    assert meta["metrics"] == ["r_squared", "roc_auc"]
     feat = MTDFeaturizer(str(target))
     assert feat._model().name == "molmtd-test"
     original = MTDFeaturizer(str(run / "featurizer")).transform(["CCO", "c1ccccc1"])
     assert (feat.transform(["CCO", "c1ccccc1"]) == original).all()  # same weights
+
+
+def test_release_names_where_the_student_is_behind(tmp_path):
+    release = _load("release")
+    scores, _ = release.held_out_scores([_tiny_report(tmp_path / "rep")], "student",
+                                        ("concat(",))
+    scores = scores[scores["dataset"] == "photoswitch"]
+    behind = release.leaders(scores, "student")
+    assert behind == ["ridge scaffold (ecfp 1.00 vs 2.00)",
+                      "MLP scaffold (ecfp 1.00 vs 2.00)"]
+    with pytest.raises(SystemExit, match="'nobody' is not in the reports"):
+        release.held_out_scores([tmp_path / "rep"], "nobody")
+
+
+def test_release_rewrites_a_released_card_in_place_and_refuses_a_long_one(tmp_path):
+    from molmtd.artifact import make_random_artifact
+
+    release = _load("release")
+    folder = make_random_artifact(tmp_path / "f" / "m", hidden_dim=8, num_layers=2)
+    weights = (folder / "model.safetensors").read_bytes()
+    config = (folder / "config.json").read_bytes()
+    target = release.release(folder, "m", [], None, target_root=tmp_path / "f")
+    assert target == folder and (folder / "model.safetensors").read_bytes() == weights
+    assert (folder / "config.json").read_bytes() == config  # nothing to change: untouched
+    assert "## Evaluation\n\nNot evaluated at release" in (folder / "card.md").read_text()
+    notes = tmp_path / "long.md"
+    notes.write_text("## Evaluation\n\n" + "x" * 9000 + "\n")
+    with pytest.raises(SystemExit, match="over 8,192"):
+        release.release(folder, "m", [], notes, target_root=tmp_path / "f")
+    notes.write_text("Text before any section.\n")
+    with pytest.raises(SystemExit, match="under a '## Section' heading"):
+        release.release(folder, "m", [], notes, target_root=tmp_path / "f")
 
 
 def test_release_records_the_recommended_readout(tmp_path):
@@ -240,7 +302,7 @@ def test_release_records_the_recommended_readout(tmp_path):
     make_random_artifact(run / "featurizer", hidden_dim=8, num_layers=3)
     (run / "featurizer" / "card.md").write_text("# molmtd featurizer: run\n")
     target = release.release(run, "m", [], None, target_root=tmp_path / "f", readout="layers")
-    assert "## Recommended readout\n\n`layers`" in (target / "card.md").read_text()
+    assert "Default readout: `layers`" in (target / "card.md").read_text()
     assert MTDFeaturizer(str(target)).transform(["CCO"]).shape == (1, 24)
     assert MTDFeaturizer(str(run / "featurizer")).transform(["CCO"]).shape == (1, 8)
 
