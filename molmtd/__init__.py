@@ -7,6 +7,8 @@ The public API. Heavy modules (torch, RDKit, teachers) load on first use so that
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -49,8 +51,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
     raise AttributeError(f"module 'molmtd' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """The package module, keeping ``molmtd.distill`` the function, not its submodule.
+
+    The import system binds every submodule to its package's attribute once it has loaded
+    it (``setattr(molmtd, "distill", <module molmtd.distill>)``), which would replace the
+    public function of the same name for every later ``from molmtd import distill``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__
+                and hasattr(value, name)):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __dir__() -> list[str]:
