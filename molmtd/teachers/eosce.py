@@ -145,7 +145,7 @@ class EosceTeacher(_LazyTeacher):
     @classmethod
     def available(cls) -> tuple[bool, str]:
         if importlib.util.find_spec("onnxruntime") is None:
-            return False, "onnxruntime not installed: pip install 'molmtd[minimol]'"
+            return False, "onnxruntime not installed: pip install 'molmtd[eosce]'"
         if _package_dir() is None:
             return False, ("eosce not installed: pip install --no-deps eosce==0.2.0 "
                            "(its own pins would downgrade RDKit)")
@@ -170,7 +170,7 @@ class EosceTeacher(_LazyTeacher):
         if getattr(self, "_model", None) is not None:
             return self._model
         path = _onnx_file()
-        ort = _require("onnxruntime", "minimol")
+        ort = _require("onnxruntime", "eosce")
         options = ort.SessionOptions()
         options.intra_op_num_threads = _resolve_jobs(self.n_jobs)
         providers = ["CPUExecutionProvider"]
