@@ -121,7 +121,39 @@ def molecule_overlap() -> dict:
     return result
 
 
-def markdown(rows: dict, overlap: dict, args) -> str:
+def redundancy(specs: list[str], smiles: list[str], n_jobs: int) -> dict:
+    """Share of each teacher's embedding variance a ridge map from another one predicts.
+
+    5-fold cross-validated R2 (variance-weighted over dimensions, RidgeCV over alphas
+    1e-2..1e4, z-scored inputs): how much a new teacher adds over the zinc recipe's
+    ECFP counts and admet_regression fingerprint.
+    """
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from molmtd.teachers import get_teacher
+
+    embs, ok = {}, np.ones(len(smiles), dtype=bool)
+    for spec in specs:
+        out = get_teacher(spec, n_jobs=n_jobs).embed(smiles)
+        embs[spec], ok = out.embeddings, ok & out.ok
+    result: dict[str, dict[str, float]] = {}
+    for target in specs:
+        y = embs[target][ok]
+        y = y[:, y.std(axis=0) > 1e-8]
+        for source in specs:
+            if source == target:
+                continue
+            model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
+            pred = cross_val_predict(model, embs[source][ok], y, cv=5)
+            r2 = 1 - ((y - pred) ** 2).sum() / ((y - y.mean(axis=0)) ** 2).sum()
+            result.setdefault(target, {})[source] = round(float(r2), 3)
+    return result
+
+
+def markdown(rows: dict, overlap: dict, red: dict, args) -> str:
     lines = [f"# Bioactivity teachers, {time.strftime('%Y-%m-%d')}", "",
              f"{args.n} MOSES molecules, blocks of {args.block}, mode `{args.mode}` "
              f"({os.cpu_count()} cores, shared with other jobs); ratio: to the first row.", "",
@@ -141,6 +173,14 @@ def markdown(rows: dict, overlap: dict, args) -> str:
             lines.append(f"| {task} | {r['molecules']} | {source} | {r[f'in_{source}']} | "
                          f"{r.get(f'p_atc_if_{source}_1')} | {r.get(f'p_atc_if_{source}_0')} | "
                          f"{r.get(f'auroc_of_{source}_label')} |")
+    if red:
+        lines += ["", f"Cross-validated ridge R2 of each teacher (row) from another (column), "
+                  f"{args.redundancy} MOSES molecules:", "",
+                  "| target \\ source | " + " | ".join(f"`{s}`" for s in red) + " |",
+                  "|---|" + "---:|" * len(red)]
+        for target, row in red.items():
+            lines.append(f"| `{target}` | " + " | ".join(
+                str(row.get(source, "-")) for source in red) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +191,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--block", type=int, default=250)
     parser.add_argument("--mode", choices=("one", "all"), default="one")
+    parser.add_argument("--redundancy", type=int, default=2000,
+                        help="molecules for the ridge maps between teachers (0: skip)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -160,11 +202,14 @@ def main() -> None:
     torch.set_num_threads(1 if args.mode == "one" else (os.cpu_count() or 1))
     rows = throughput(args.specs.split(";"), moses(args.n), args.block, n_jobs)
     overlap = molecule_overlap()
+    specs = list(dict.fromkeys([*args.specs.split(";"), "ecfp-count:radius=2,size=2048"]))
+    red = redundancy(specs, moses(args.redundancy), n_jobs) if args.redundancy else {}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(
         {"n": args.n, "block": args.block, "mode": args.mode, "cores": os.cpu_count(),
-         "teachers": rows, "atc_molecule_overlap": overlap}, indent=2) + "\n")
-    text = markdown(rows, overlap, args)
+         "teachers": rows, "atc_molecule_overlap": overlap,
+         "ridge_r2_target_from_source": red}, indent=2) + "\n")
+    text = markdown(rows, overlap, red, args)
     (args.out / "results.md").write_text(text)
     print(text)
 
