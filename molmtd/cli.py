@@ -38,6 +38,10 @@ def distill(
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.ckpt")] = False,
     prepare_only: Annotated[bool, typer.Option(
         help="build the caches (corpus, graphs, teacher embeddings) and stop")] = False,
+    teachers: Annotated[str | None, typer.Option(
+        help="with --prepare-only: build only these teachers' caches (comma-separated labels "
+             "or specs, e.g. minimol); N processes started so divide the shards (SLURM "
+             "array)")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
@@ -49,8 +53,9 @@ def distill(
     try:
         r = load_recipe(recipe, set_ or [])
         path = run(r, out or Path("runs") / r.name, resume=resume, prepare_only=prepare_only,
-                   progress=progress)
-    except (MolmtdError, FileNotFoundError) as err:
+                   progress=progress,
+                   teachers=[t.strip() for t in teachers.split(",")] if teachers else None)
+    except (MolmtdError, FileNotFoundError, ValueError) as err:
         _fail(err)
     typer.echo(f"done: {path}")
 

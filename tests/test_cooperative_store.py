@@ -151,3 +151,35 @@ def test_a_held_shard_is_skipped_with_shards_and_built_once_free(tmp_path):
     np.testing.assert_array_equal(store.rows(np.arange(30))[0], ref)
     with pytest.raises(ValueError, match=r"0\.\.2. Got shard 3 out of range"):
         EmbeddingStore.build(teacher, KEYS[:30], tmp_path, shard_size=10, shards=[3])
+
+
+def test_distill_prepare_only_teachers_started_twice_builds_one_store(tmp_path):
+    import yaml
+
+    corpus = tmp_path / "corpus.smi"
+    corpus.write_text("".join(k + "\n" for k in KEYS))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "coop", "teachers": ["maccs", "ecfp:size=64"],
+        "corpus": {"source": str(corpus), "max_molecules": None, "n_jobs": 1},
+        "store": {"cache_dir": str(tmp_path / "cache"), "shard_size": 10, "n_jobs": 1}}))
+    cmd = [sys.executable, "-m", "molmtd.cli", "distill", str(recipe), "--out",
+           str(tmp_path / "run"), "--prepare-only", "--no-progress", "--teachers", "ecfp"]
+    procs = [subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    stores = [p.parent for p in (tmp_path / "cache").rglob("manifest.json")]
+    assert len(stores) == 1 and stores[0].parts[-2].startswith("ecfp")  # maccs not built
+    store = EmbeddingStore(stores[0])
+    assert store.is_complete and len(store) == len(KEYS)
+    store.verify()
+    assert not list(stores[0].glob("*.claim"))
+    from typer.testing import CliRunner
+
+    from molmtd.cli import app
+
+    bad = CliRunner().invoke(app, [*cmd[3:-1], "mordred"])
+    assert bad.exit_code == 2 and "its teachers are maccs, ecfp" in bad.output
+    bad = CliRunner().invoke(app, [c for c in cmd[3:] if c != "--prepare-only"])
+    assert bad.exit_code == 2 and "add --prepare-only" in bad.output
