@@ -153,6 +153,7 @@ def test_a_held_shard_is_skipped_with_shards_and_built_once_free(tmp_path):
         EmbeddingStore.build(teacher, KEYS[:30], tmp_path, shard_size=10, shards=[3])
 
 
+@pytest.mark.slow  # two CLI processes importing Lightning: ~30 s on the shared 2-core machine
 def test_distill_prepare_only_teachers_started_twice_builds_one_store(tmp_path):
     import yaml
 
