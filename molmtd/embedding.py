@@ -108,7 +108,9 @@ def _make_embedder(teacher, featurizer, batch_size: int | None, device: str | No
     def embed(raw: list[str]) -> TeacherOutput:
         parts, reasons = [], {}
         for start in range(0, len(raw), chunk_size):
-            res = artifact.embed(raw[start:start + chunk_size])  # standardises with its options
+            chunk = raw[start:start + chunk_size]
+            # the artifact standardises with its own options; workers only when asked
+            res = artifact.embed(chunk) if n_jobs == 1 else artifact.embed(chunk, n_jobs=n_jobs)
             parts.append(res)
             reasons.update({start + int(k): v for k, v in res.reasons.items()})
         emb = (np.concatenate([p.embeddings for p in parts]) if parts
