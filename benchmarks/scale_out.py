@@ -11,7 +11,9 @@ ratios compare runs of the same command on the same (shared) machine minutes apa
   SIGKILLed at random moments K times, resumed each time, then finished; its part files
   are compared byte for byte with an uninterrupted run.
 * ``builders``: one vs two cooperative builders of one store with a CPU-bound teacher on
-  one thread each (``tests/_store_worker.py BUSY``); rate ratio and identical stores.
+  one thread each (``tests/_store_worker.py BUSY``), or with ``--sleep`` a teacher that
+  sleeps (how well the claims divide the work, whatever the load); rate ratio and
+  identical stores.
 
 Usage:
     nice -n 19 .venv/bin/python benchmarks/scale_out.py {throughput,rss,kills,builders}
@@ -93,7 +95,8 @@ def bench_rss(args, work: Path) -> dict:
     source = _source(args)
     runs = []
     for n in [int(x) for x in args.sizes.split(",")]:
-        r = embed_run(moses_input(n, work), work / f"rss-{n}.parquet", {**source, "overwrite": True})
+        r = embed_run(moses_input(n, work), work / f"rss-{n}.parquet",
+                      {**source, "overwrite": True})
         runs.append({"n": n, **r, "mol_s": r["rows"] / r["seconds"], "load": _load()})
         print(json.dumps(runs[-1]), flush=True)
     return {"source": source, "runs": runs,
@@ -150,7 +153,8 @@ def bench_builders(args, work: Path) -> dict:
         directory = work / f"store-{n_builders}-{time.time_ns()}"
         t = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, str(worker), str(directory), str(keys),
-                                   str(work / "builders.log"), str(per_shard), "10", "BUSY"],
+                                   str(work / "builders.log"), str(per_shard), "10",
+                                   *([] if args.sleep else ["BUSY"])],
                                   env=ENV) for _ in range(n_builders)]
         assert all(p.wait() == 0 for p in procs)
         seconds = time.perf_counter() - t
@@ -162,7 +166,8 @@ def bench_builders(args, work: Path) -> dict:
     one = min(r["seconds"] for r in out[1])
     two = min(r["seconds"] for r in out[2])
     same = all(r["content"] == out[1][0]["content"] for runs in out.values() for r in runs)
-    return {"shards": n_shards, "cpu_s_per_shard": per_shard,
+    return {"shards": n_shards, "teacher": "sleeps" if args.sleep else "CPU-bound (spins)",
+            "s_per_shard": per_shard,
             "seconds": {k: [r["seconds"] for r in v] for k, v in out.items()},
             "load": {k: [r["load"] for r in v] for k, v in out.items()},
             "speedup_two_over_one": one / two, "stores_identical": same,
@@ -184,6 +189,9 @@ def main() -> None:
     p.add_argument("--kills", type=int, default=10)
     p.add_argument("--shards", type=int, default=16)
     p.add_argument("--busy", type=float, default=1.0, help="CPU seconds per shard")
+    p.add_argument("--sleep", action="store_true",
+                   help="builders: the teacher sleeps instead of spinning (the division of "
+                        "work alone, whatever the machine's load)")
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "molmtd-scale-out")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
