@@ -248,7 +248,9 @@ def embed_to_parts(input_path: str | Path, output_dir: str | Path, *,
     summary = {"input": str(input_path), "output": str(out), "format": "parquet",
                "shard": str(shard), "rows": 0, "embedded": 0, "invalid": 0,
                "parts_written": 0, "parts_reused": 0, **source, "invalid_examples": []}
+    n_parts = 0
     for part, raw in enumerate(chunks):
+        n_parts = part + 1
         if not shard.owns(part):
             continue
         start = part * part_size
@@ -276,6 +278,12 @@ def embed_to_parts(input_path: str | Path, output_dir: str | Path, *,
                 {"position": start + int(i), "smiles": raw[int(i)],
                  "reason": reasons.get(int(i), "")})
         del table
+    if n_parts == 0 and shard.owns(0):  # an empty input: one empty part keeps the schema
+        dim = int(source.get("dim", 0))
+        empty = TeacherOutput(np.zeros((0, dim), np.float32), np.zeros(0, bool), {})
+        table = _part_table([], 0, empty, {**source, "run": run_id, "part": 0,
+                                           "first_position": 0})
+        atomic_write(out / part_name(0), lambda tmp: pq.write_table(table, str(tmp)))
     record = {k: v for k, v in summary.items() if k != "invalid_examples"}
     atomic_write_text(out / _done_name(shard), json.dumps(record, indent=1, default=str))
     log.info("%s: shard %s done: %d rows, %d parts written, %d reused", out, shard,

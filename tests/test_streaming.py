@@ -217,3 +217,20 @@ def test_cli_streams_shards_and_names_the_fixes(smi, tmp_path):
     assert res.exit_code == 2 and "index must be in 0..1" in res.output
     res = runner.invoke(app, [*args, "--shard", "0/2", "--resume"])
     assert res.exit_code == 0 and '"parts_reused": 3' in res.output
+
+
+def test_an_older_single_file_output_and_an_empty_input(smi, tmp_path):
+    path, _ = smi
+    old = tmp_path / "old.parquet"
+    old.write_bytes(b"an older single-file output")
+    with pytest.raises(OutputExistsError, match=r"is a file.*--overwrite"):
+        embed_file(path, old, teacher=TEACHER)
+    assert old.read_bytes() == b"an older single-file output"
+    assert embed_file(path, old, teacher=TEACHER, overwrite=True)["rows"] == 95
+    empty = tmp_path / "empty.smi"
+    empty.write_text("")
+    out = tmp_path / "empty.parquet"
+    assert embed_file(empty, out, teacher=TEACHER)["rows"] == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 0 and list(df.columns) == ["position", "smiles", "ok", "reason",
+                                                 "embedding"]
