@@ -1,10 +1,13 @@
 """One cooperative store builder in its own process, for tests and benchmarks.
 
-Usage: python tests/_store_worker.py STORE_DIR KEYS_FILE LOG_FILE DELAY_S SHARD_SIZE [BUSY]
+Usage:
+    python tests/_store_worker.py STORE_DIR KEYS_FILE LOG DELAY_S SHARD_SIZE [BUSY] [GO=PATH]
 
 The teacher is ECFP (32 bits) that appends "pid key" to LOG_FILE for every molecule it
 embeds and then sleeps DELAY_S per call (or, with BUSY, spins the CPU DELAY_S per call:
 a CPU-bound teacher on one thread), so a test can tell which process built which shard.
+With GO=PATH it writes PATH.ready.<pid> once imported and starts building when PATH
+exists, so a benchmark can time the builds without the process starts.
 """
 
 from __future__ import annotations
@@ -53,4 +56,9 @@ if __name__ == "__main__":
     delay, shard_size = float(sys.argv[4]), int(sys.argv[5])
     keys = open(keys_file).read().split("\n")[:-1]
     teacher = RecordingTeacher(log_file, delay, busy="BUSY" in sys.argv[6:])
+    go = next((a[3:] for a in sys.argv[6:] if a.startswith("GO=")), None)
+    if go:  # a benchmark times the builds, not the imports: wait for its start signal
+        open(f"{go}.ready.{os.getpid()}", "w").close()
+        while not os.path.exists(go):
+            time.sleep(0.01)
     EmbeddingStore.build(teacher, keys, directory, shard_size=shard_size, progress=False)
