@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 _DTYPES = ("float16", "float32")
 _F16_MAX = float(np.finfo(np.float16).max)  # 65504
-_POLL_S = 2.0  # how often a builder waiting for others' shards looks at the manifest
+_POLL_S = 0.5  # how often a builder waiting for others' shards looks at the manifest
 _STATS_BLOCK = 4096  # rows per block in mean_std: 4096 x 2048 float64 = 64 MiB
 # manifest fields that must match for a build to resume in an existing directory
 _IDENTITY = ("format_version", "teacher_spec", "teacher_version", "n_molecules", "keys_sha256",

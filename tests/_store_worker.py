@@ -3,7 +3,7 @@
 Usage:
     python tests/_store_worker.py STORE_DIR KEYS_FILE LOG DELAY_S SHARD_SIZE [BUSY] [GO=PATH]
 
-The teacher is ECFP (32 bits) that appends "pid key" to LOG_FILE for every molecule it
+The teacher is ECFP (32 bits) that appends "pid key time" to LOG for every molecule it
 embeds and then sleeps DELAY_S per call (or, with BUSY, spins the CPU DELAY_S per call:
 a CPU-bound teacher on one thread), so a test can tell which process built which shard.
 With GO=PATH it writes PATH.ready.<pid> once imported and starts building when PATH
@@ -41,7 +41,7 @@ class RecordingTeacher(Teacher):
 
     def embed(self, smiles):
         with open(self.log_file, "a") as fh:
-            fh.write("".join(f"{os.getpid()} {s}\n" for s in smiles))
+            fh.write("".join(f"{os.getpid()} {s} {time.time():.3f}\n" for s in smiles))
         if self.busy:
             end = time.process_time() + self.delay
             while time.process_time() < end:
@@ -58,6 +58,7 @@ if __name__ == "__main__":
     teacher = RecordingTeacher(log_file, delay, busy="BUSY" in sys.argv[6:])
     go = next((a[3:] for a in sys.argv[6:] if a.startswith("GO=")), None)
     if go:  # a benchmark times the builds, not the imports: wait for its start signal
+        teacher.inner.embed(["C"])  # loads molfeat (and torch) now
         open(f"{go}.ready.{os.getpid()}", "w").close()
         while not os.path.exists(go):
             time.sleep(0.01)

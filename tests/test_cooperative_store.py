@@ -51,7 +51,7 @@ def _alone(tmp_path, keys_file) -> Path:
 def _who(log: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in log.read_text().splitlines():
-        pid, key = line.split(" ", 1)
+        pid, key = line.split(" ")[:2]
         out.setdefault(pid, []).append(key)
     return out
 
