@@ -142,6 +142,13 @@ def bench_kills(args, work: Path) -> dict:
             "temporaries_left": len(list(out.glob(".*.tmp")))}
 
 
+def _shards_listed(directory: Path) -> int:
+    try:
+        return len(json.loads((directory / "manifest.json").read_text())["shards"])
+    except FileNotFoundError:  # not created yet
+        return 0
+
+
 def bench_builders(args, work: Path) -> dict:
     worker = ROOT / "tests" / "_store_worker.py"
     keys = work / "keys.txt"
@@ -163,7 +170,7 @@ def bench_builders(args, work: Path) -> dict:
         go.touch()
         # until the manifest lists every shard (a process's exit, torch's teardown under
         # load, takes seconds that are not building)
-        while len(json.loads((directory / "manifest.json").read_text())["shards"]) < n_shards:
+        while _shards_listed(directory) < n_shards:
             time.sleep(0.01)
         seconds = time.perf_counter() - t
         assert all(p.wait() == 0 for p in procs)
