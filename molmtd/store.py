@@ -17,8 +17,12 @@ When a shard is embedded in several batches (``batch_size``), each finished batc
 kept too, in ``shard_00000.partial/rows_<start>_<stop>.npz`` (atomic, with its keys'
 hash), until the shard is written: for a slow teacher (Mordred: ~10k molecules an hour
 on 2 cores) an interruption then loses at most one batch, not up to a whole shard.
-A build holds an inter-process lock on the directory (``.lock``): a second process
-building the same store waits, then reuses the finished shards.
+Several builders (processes, or hosts over a shared file system) build one store
+together: each embeds the shards it claims (``shard_00000.claim``, :mod:`molmtd.claims`:
+a dead builder's claim is taken over) and skips the finished or claimed ones. The
+inter-process lock on the directory (``.lock``) is held only to plan, to claim a shard
+and to add a finished shard to the manifest; a builder returns when every shard it was
+asked for is built, by it or by the others.
 
 Checksums are verified when a shard is first read (and, for finished shards, when a
 build resumes or reopens the store): a corrupt shard is recomputed by the next build,
