@@ -38,6 +38,10 @@ def distill(
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.ckpt")] = False,
     prepare_only: Annotated[bool, typer.Option(
         help="build the caches (corpus, graphs, teacher embeddings) and stop")] = False,
+    teachers: Annotated[str | None, typer.Option(
+        help="with --prepare-only: build only these teachers' caches (comma-separated labels "
+             "or specs, e.g. minimol); N processes started so divide the shards (SLURM "
+             "array)")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
@@ -49,8 +53,9 @@ def distill(
     try:
         r = load_recipe(recipe, set_ or [])
         path = run(r, out or Path("runs") / r.name, resume=resume, prepare_only=prepare_only,
-                   progress=progress)
-    except (MolmtdError, FileNotFoundError) as err:
+                   progress=progress,
+                   teachers=[t.strip() for t in teachers.split(",")] if teachers else None)
+    except (MolmtdError, FileNotFoundError, ValueError) as err:
         _fail(err)
     typer.echo(f"done: {path}")
 
@@ -58,7 +63,9 @@ def distill(
 @app.command()
 def embed(
     input: Annotated[Path, typer.Argument(help="molecules: .smi/.txt/.csv/.tsv/.parquet/.sdf")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="output .npy or .parquet")],
+    output: Annotated[Path, typer.Option("-o", "--output", help=(
+        "output: OUT.parquet (a parquet dataset: a directory of part files, streamed in "
+        "constant memory) or OUT.npy (in memory, for inputs that fit)"))],
     teacher: Annotated[str | None, typer.Option(help="teacher spec, e.g. ecfp:radius=2")] = None,
     featurizer: Annotated[str | None, typer.Option(
         help="distilled featurizer path or name; comma-separated to compare several")] = None,
@@ -70,6 +77,18 @@ def embed(
     precision: Annotated[str, typer.Option(
         help="with --featurizer: fp32 (exact) or int8 (CPU: the message-passing MLPs with "
              "dynamic int8 quantisation; faster, close to fp32)")] = "fp32",
+    device: Annotated[str | None, typer.Option(
+        help="torch device for the featurizer or teacher, e.g. cuda (falls back to the CPU "
+             "with a warning when absent)")] = None,
+    n_jobs: Annotated[int, typer.Option(help="processes for standardisation")] = 1,
+    shard: Annotated[str | None, typer.Option(
+        help="parquet: write only share I/N of the parts (I from 0), e.g. "
+             "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; global positions are kept")] = None,
+    part_size: Annotated[int | None, typer.Option(
+        help="parquet: input rows per part file (default 10000)")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="parquet: continue an interrupted run, keeping its finished parts")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing output")] = False,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
     """Embed every input row (NaN rows for invalid molecules), in input order."""
@@ -80,7 +99,9 @@ def embed(
 
     try:
         summary = embed_file(input, output, teacher=teacher, featurizer=featurizer, column=column,
-                             readout=readout, precision=precision)
+                             readout=readout, precision=precision, device=device,
+                             n_jobs=n_jobs, shard=shard, part_size=part_size, resume=resume,
+                             overwrite=overwrite)
     except (MolmtdError, FileNotFoundError, ValueError) as err:
         _fail(err)
     typer.echo(json.dumps(summary, indent=2, default=str))

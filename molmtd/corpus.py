@@ -77,13 +77,15 @@ def _format(path: Path) -> tuple[str, bool]:
 def _pick_column(columns: list[str], column: str | None, path: Path) -> str:
     if column is not None:
         if column not in columns:
-            raise ValueError(f"{path}: no column {column!r}; columns are {columns}")
+            raise ValueError(f"{path}: no column {column!r}; columns are {columns}. "
+                             "Pass the SMILES column's name (CLI: --column)")
         return column
     for c in columns:
         if str(c).lower() == "smiles":
             return c
     raise ValueError(f"{path}: no column named 'smiles'; columns are {columns}. "
-                     "Pass column=... (recipe: corpus.column) to choose the SMILES column")
+                     "Pass column=... (CLI: --column; recipe: corpus.column) to choose the "
+                     "SMILES column")
 
 
 def _cells(values) -> list[str]:

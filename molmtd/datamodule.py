@@ -135,6 +135,51 @@ class DistillDataModule(L.LightningDataModule):
                 reuse_siblings=True)  # a corpus extending another embeds only its new rows
         return corpus, graphs, stores
 
+    def build_teacher_caches(self, selectors: list[str]) -> dict:
+        """Build the corpus and only the selected teachers' stores (cache-builder jobs).
+
+        Started N times (SLURM array tasks, several hosts over a shared file system), the
+        builders divide each store's shards (:mod:`molmtd.claims`). The graph store is
+        left to the training run.
+
+        Args:
+            selectors: teacher labels (``minimol``, ``ecfp_1``) or specs of the recipe.
+
+        Returns:
+            {label: EmbeddingStore} of the selected teachers.
+
+        Raises:
+            RecipeError: a selector that names no teacher of the recipe (lists them).
+        """
+        from molmtd.corpus import build_corpus
+        from molmtd.errors import RecipeError
+        from molmtd.store import EmbeddingStore
+
+        r = self.recipe
+        chosen = [i for i, (label, spec) in enumerate(zip(self.labels, r.teachers, strict=True))
+                  if label in selectors or spec in selectors]
+        matched = {self.labels[i] for i in chosen} | {r.teachers[i] for i in chosen}
+        unknown = [s for s in selectors if s not in matched]
+        if unknown or not chosen:
+            raise RecipeError(f"--teachers {','.join(selectors)}: {', '.join(unknown) or 'none'}"
+                              f" is not a teacher of recipe {r.name}; its teachers are "
+                              f"{', '.join(self.labels)}")
+        corpus = build_corpus(
+            r.corpus.source, self.layout.corpus_dir(r), column=r.corpus.column,
+            max_molecules=r.corpus.max_molecules, seed=r.seed,
+            standardize=r.corpus.standardize.model_dump(), n_jobs=_n_jobs(r.corpus.n_jobs))
+        teachers = self._teachers()
+        stores = {}
+        for i in chosen:
+            teacher = teachers[i]
+            stores[self.labels[i]] = EmbeddingStore.build(
+                teacher, corpus.keys,
+                self.layout.teacher_dir(teacher.spec, teacher.version, corpus.fingerprint),
+                shard_size=r.store.shard_size, dtype=r.store.dtype,
+                batch_size=r.store.embed_batch_size, rows=r.corpus.use_molecules,
+                reuse_siblings=True)
+        return stores
+
     # -- cheap state (every rank) ------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if getattr(self, "train_indices", None) is not None:

@@ -113,7 +113,8 @@ def _marginal_samples(dm, n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
-            prepare_only: bool = False, progress: bool = True) -> Path:
+            prepare_only: bool = False, progress: bool = True,
+            teachers: list[str] | None = None) -> Path:
     """Run a recipe end to end and return the featurizer directory.
 
     Args:
@@ -123,11 +124,23 @@ def distill(recipe: Recipe, out: str | Path, *, resume: bool = False,
             reused: finished embedding shards are never recomputed.
         prepare_only: build the caches and stop (run this once before a multi-node job).
         progress: show Lightning's progress bar.
+        teachers: with ``prepare_only``, build only these teachers' caches (labels such as
+            ``minimol``, or specs); several processes started so divide each store's shards.
 
     Raises:
         RunDirectoryError: ``out`` holds a run and ``resume`` is False.
     """
     out = Path(out)
+    if teachers is not None:
+        if not prepare_only:
+            raise ValueError("--teachers selects the caches that --prepare-only builds; add "
+                             "--prepare-only (training uses every teacher of the recipe)")
+        from molmtd.datamodule import DistillDataModule
+
+        dm = DistillDataModule(recipe)
+        dm.build_teacher_caches(teachers)
+        log.info("caches of %s ready under %s", ", ".join(teachers), dm.layout.root)
+        return out
     ckpt = _check_run_dir(out, recipe, resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recipe.yaml", recipe.to_yaml())

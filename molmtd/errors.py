@@ -14,6 +14,8 @@ __all__ = [
     "NonFiniteLossError",
     "ArtifactError",
     "UntrustedFileError",
+    "InputFileError",
+    "OutputExistsError",
 ]
 
 
@@ -87,3 +89,11 @@ class ArtifactError(MolmtdError, ValueError):
 
 class UntrustedFileError(MolmtdError, PermissionError):
     """Loading a file would run code from it (a pickle); the message names the opt-in."""
+
+
+class InputFileError(MolmtdError, ValueError):
+    """A molecule file cannot be read to its end (truncated gzip, missing column, ...)."""
+
+
+class OutputExistsError(MolmtdError, FileExistsError):
+    """An output holds earlier or foreign results; the message names --resume/--overwrite."""

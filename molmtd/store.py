@@ -17,8 +17,12 @@ When a shard is embedded in several batches (``batch_size``), each finished batc
 kept too, in ``shard_00000.partial/rows_<start>_<stop>.npz`` (atomic, with its keys'
 hash), until the shard is written: for a slow teacher (Mordred: ~10k molecules an hour
 on 2 cores) an interruption then loses at most one batch, not up to a whole shard.
-A build holds an inter-process lock on the directory (``.lock``): a second process
-building the same store waits, then reuses the finished shards.
+Several builders (processes, or hosts over a shared file system) build one store
+together: each embeds the shards it claims (``shard_00000.claim``, :mod:`molmtd.claims`:
+a dead builder's claim is taken over) and skips the finished or claimed ones. The
+inter-process lock on the directory (``.lock``) is held only to plan, to claim a shard
+and to add a finished shard to the manifest; a builder returns when every shard it was
+asked for is built, by it or by the others.
 
 Checksums are verified when a shard is first read (and, for finished shards, when a
 build resumes or reopens the store): a corrupt shard is recomputed by the next build,
@@ -31,14 +35,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from molmtd.claims import STALE_AFTER_S, is_held, try_claim
 from molmtd.errors import ShapeError, StoreError
-from molmtd.safeio import atomic_write, atomic_write_text, directory_lock, remove_stale_temporaries
+from molmtd.safeio import (
+    TMP_SUFFIX,
+    atomic_write,
+    atomic_write_text,
+    directory_lock,
+    remove_stale_temporaries,
+)
 
 __all__ = ["EmbeddingStore", "FORMAT_VERSION", "keys_sha256"]
 
@@ -47,6 +59,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 _DTYPES = ("float16", "float32")
 _F16_MAX = float(np.finfo(np.float16).max)  # 65504
+_POLL_S = 0.5  # how often a builder waiting for others' shards looks at the manifest
 _STATS_BLOCK = 4096  # rows per block in mean_std: 4096 x 2048 float64 = 64 MiB
 # manifest fields that must match for a build to resume in an existing directory
 _IDENTITY = ("format_version", "teacher_spec", "teacher_version", "n_molecules", "keys_sha256",
@@ -218,6 +231,29 @@ def _adopt_sibling_shards(directory: Path, manifest: dict, keys: list[str],
     return adopted
 
 
+def _finished_shards(directory: Path) -> set[int]:
+    manifest = json.loads((directory / "manifest.json").read_text())
+    return {int(e["index"]) for e in manifest["shards"]}
+
+
+def _record_shard(directory: Path, entry: dict) -> None:
+    """Add a written shard to the manifest as it is on disk now (call under the lock)."""
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["shards"] = sorted([e for e in manifest["shards"] if e["index"] != entry["index"]]
+                                + [entry], key=lambda e: e["index"])
+    _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
+
+
+def _remove_shard_temporaries(directory: Path, index: int) -> None:
+    """Temporary files of shard ``index`` (its files and kept batches) left by a dead writer."""
+    stem = f"shard_{index:05d}"
+    for tmp in directory.glob(f".{stem}.*{TMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+    partial = directory / f"{stem}.partial"
+    if partial.is_dir():
+        remove_stale_temporaries(partial)
+
+
 def _shard_names(index: int) -> dict[str, str]:
     stem = f"shard_{index:05d}"
     return {"emb_file": f"{stem}.emb.npy", "ok_file": f"{stem}.ok.npy",
@@ -258,7 +294,8 @@ class EmbeddingStore:
     def build(cls, teacher, keys: Sequence[str], directory: str | Path, *,
               shard_size: int = 10_000, dtype: str = "float32", batch_size: int | None = None,
               progress: bool = True, rows: int | None = None,
-              reuse_siblings: bool = False) -> EmbeddingStore:
+              reuse_siblings: bool = False, shards: Sequence[int] | None = None,
+              stale_after: float = STALE_AFTER_S) -> EmbeddingStore:
         """Embed ``keys`` with ``teacher`` into ``directory``; finished shards are kept.
 
         Args:
@@ -278,6 +315,10 @@ class EmbeddingStore:
                 check) instead of embedding them again: a corpus that extends another
                 pays only for its new molecules. The distillation cache layout
                 (``teachers/<teacher>/<corpus>``) turns it on.
+            shards: build only these shard indices (one Dask task per shard); None = every
+                shard that ``rows`` needs, waiting for those other builders hold.
+            stale_after: seconds without a heartbeat after which another host's claim on
+                a shard is taken over (a claim of a dead process on this host at once).
 
         Returns:
             The store, opened for reading.
@@ -307,15 +348,26 @@ class EmbeddingStore:
                     "teacher_version": teacher.version, "n_molecules": len(keys),
                     "keys_sha256": keys_sha256(keys), "dtype": dtype,
                     "shard_size": int(shard_size)}
+        n_shards = -(-len(keys) // int(shard_size))
+        bad_shard = next((s for s in shards or () if not 0 <= int(s) < n_shards), None)
+        if bad_shard is not None:
+            raise ValueError(f"The 'shards' parameter of EmbeddingStore.build must hold indices "
+                             f"in 0..{n_shards - 1}. Got shard {bad_shard} out of range "
+                             "instead.")
         if cls._prefix_is_built(directory, identity, rows):
             # nothing to build: a reader of a finished prefix does not wait for a builder
             # that is extending the same store further (checksums are verified on read)
             return cls(directory)
-        # one builder per directory at a time: a second process waits here, then finds
-        # the shards the first one finished
+        # the directory lock is held only to plan and to record finished shards; each
+        # shard is embedded under its own claim, so N builders divide the work
         with directory_lock(directory, f"the {teacher.spec} embedding store"):
-            cls._build_locked(teacher, keys, directory, identity, shard_size, dtype,
-                              batch_size, progress, rows, reuse_siblings)
+            todo = cls._plan_locked(teacher, keys, directory, identity, shard_size, rows,
+                                    reuse_siblings)
+        if shards is not None:
+            todo = [s for s in todo if s in {int(x) for x in shards}]
+        if todo:
+            cls._build_claimed(teacher, keys, directory, todo, shard_size, dtype, batch_size,
+                               progress, wait=shards is None, stale_after=stale_after)
         return cls(directory)
 
     @staticmethod
@@ -339,9 +391,9 @@ class EmbeddingStore:
             for i in range(wanted) for kind in ("emb", "ok"))
 
     @classmethod
-    def _build_locked(cls, teacher, keys: list[str], directory: Path, identity: dict,
-                      shard_size: int, dtype: str, batch_size: int | None, progress: bool,
-                      rows: int | None, reuse_siblings: bool = False) -> None:
+    def _plan_locked(cls, teacher, keys: list[str], directory: Path, identity: dict,
+                     shard_size: int, rows: int | None, reuse_siblings: bool) -> list[int]:
+        """Open or create the store, drop corrupt shards, adopt siblings: shards to build."""
         manifest = cls._open_or_create(directory, identity)
         if manifest["dim"] is None:  # a new store: keys first, then the manifest names them
             manifest["dim"] = int(teacher.dim)
@@ -368,7 +420,7 @@ class EmbeddingStore:
             todo = [s for s in todo if s not in adopted]
         if not todo:
             log.debug("embedding store %s is complete (%s)", directory, teacher.spec)
-            return
+            return []
         if teacher.dim != manifest["dim"]:
             raise StoreError(f"embedding store {directory} holds dim {manifest['dim']} but "
                              f"teacher {teacher.spec} now gives dim {teacher.dim}; delete the "
@@ -376,31 +428,66 @@ class EmbeddingStore:
         if done:
             log.info("%s: resuming embedding store %s, %d of %d shards already done",
                      teacher.spec, directory, len(done), n_shards)
+        return todo
+
+    @classmethod
+    def _build_claimed(cls, teacher, keys: list[str], directory: Path, todo: list[int],
+                       shard_size: int, dtype: str, batch_size: int | None, progress: bool,
+                       wait: bool, stale_after: float) -> None:
+        """Embed the ``todo`` shards this builder can claim; with ``wait``, until all are built.
+
+        A shard another live builder holds is skipped, then looked at again: it is done
+        when its builder records it, or taken over when that builder's claim goes stale.
+        """
+        lock_what = f"the {teacher.spec} embedding store"
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            target = min(len(keys), wanted * shard_size)
-            finished = sum(min(shard_size, len(keys) - s * shard_size) for s in done if s < wanted)
-            bar = tqdm(total=target, initial=finished, unit="mol", desc=teacher.spec,
-                       dynamic_ncols=True)
-        t0, n_new = time.perf_counter(), 0
+            bar = tqdm(total=sum(min(shard_size, len(keys) - s * shard_size) for s in todo),
+                       unit="mol", desc=teacher.spec, dynamic_ncols=True)
+        t0, n_new, n_shards = time.perf_counter(), 0, -(-len(keys) // shard_size)
+        remaining, waited = list(todo), False
         try:
-            for s in todo:
-                start, stop = s * shard_size, min((s + 1) * shard_size, len(keys))
-                partial = directory / f"shard_{s:05d}.partial"
-                emb, ok, reasons = cls._embed_shard(teacher, keys[start:stop], start,
-                                                    batch_size, bar, partial)
-                entry = cls._write_shard(directory, s, start, stop, emb, ok, reasons, dtype,
-                                         teacher.spec)
-                manifest["shards"].append(entry)
-                manifest["shards"].sort(key=lambda x: x["index"])
-                _save_text(directory / "manifest.json", json.dumps(manifest, indent=1))
-                _remove_partial(partial)  # the shard holds its batches now
-                n_new += stop - start
-                rate = n_new / max(time.perf_counter() - t0, 1e-9)
-                log.info("%s: shard %d/%d written (%d of %d embedded, %.0f mol/s)",
-                         teacher.spec, s + 1, n_shards, int(ok.sum()), stop - start, rate)
+            while remaining:
+                progressed = False
+                for s in list(remaining):
+                    with directory_lock(directory, lock_what):
+                        if s in _finished_shards(directory):
+                            remaining.remove(s)  # built by another builder
+                            continue
+                        claim = try_claim(directory, s, stale_after)
+                        if claim is None:
+                            continue  # another live builder holds it
+                        _remove_shard_temporaries(directory, s)  # of a dead writer of s
+                    try:
+                        start, stop = s * shard_size, min((s + 1) * shard_size, len(keys))
+                        partial = directory / f"shard_{s:05d}.partial"
+                        emb, ok, reasons = cls._embed_shard(teacher, keys[start:stop], start,
+                                                            batch_size, bar, partial)
+                        entry = cls._write_shard(directory, s, start, stop, emb, ok, reasons,
+                                                 dtype, teacher.spec)
+                        with directory_lock(directory, lock_what):
+                            _record_shard(directory, entry)
+                        _remove_partial(partial)  # the shard holds its batches now
+                    finally:
+                        claim.release()
+                    remaining.remove(s)
+                    progressed = True
+                    n_new += stop - start
+                    rate = n_new / max(time.perf_counter() - t0, 1e-9)
+                    log.info("%s: shard %d/%d written (%d of %d embedded, %.0f mol/s)",
+                             teacher.spec, s + 1, n_shards, int(ok.sum()), stop - start, rate)
+                if remaining and not progressed:
+                    if not wait:
+                        log.info("%s: shard(s) %s are being built by other builders",
+                                 teacher.spec, remaining)
+                        return
+                    if not waited:
+                        log.info("%s: waiting for %d shard(s) other builders hold (%s)",
+                                 teacher.spec, len(remaining), directory)
+                        waited = True
+                    time.sleep(_POLL_S)
         finally:
             if bar is not None:
                 bar.close()
@@ -424,9 +511,13 @@ class EmbeddingStore:
             if not (directory / "keys.txt").is_file():
                 raise StoreError(f"embedding store {directory} has a manifest but no keys.txt; "
                                  "delete the directory and build again")
-            remove_stale_temporaries(directory)  # left by a build killed mid-write
-            for partial in directory.glob("shard_*.partial"):
-                remove_stale_temporaries(partial)
+            # temporaries left by killed writers; a shard's files are written only by the
+            # builder that holds its claim, so those of a held shard are kept
+            for tmp in [*directory.glob(f"*{TMP_SUFFIX}"),
+                        *directory.glob(f"shard_*.partial/*{TMP_SUFFIX}")]:
+                m = re.search(r"shard_(\d+)", tmp.relative_to(directory).as_posix())
+                if m is None or not is_held(directory, int(m.group(1))):
+                    tmp.unlink(missing_ok=True)
             return manifest
         # dim is asked of the teacher only for a new store or unfinished work: a finished
         # store never asks (for some teachers dim loads a model or a file)

@@ -65,7 +65,9 @@ def test_parquet_layout(smi_file, tmp_path):
     emb = np.stack(df["embedding"].to_numpy())
     assert emb.shape == (7, 256)
     np.testing.assert_array_equal(emb, np.load(_npy(smi_file, tmp_path)))
-    meta = json.loads(pq.read_schema(out).metadata[b"molmtd"])
+    # a parquet dataset: a directory of part files, each with the source in its metadata
+    assert out.is_dir() and sorted(p.name for p in out.glob("*.parquet")) == ["part-000000.parquet"]
+    meta = json.loads(pq.read_schema(out / "part-000000.parquet").metadata[b"molmtd"])
     assert meta["teacher"] == "ecfp:radius=2,size=256" and meta["dim"] == 256
 
 

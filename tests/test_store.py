@@ -539,7 +539,9 @@ def test_two_processes_building_one_store_share_it(tmp_path, keys):
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     calls = sorted(int(o[0].split()[-1]) for o in outs)
-    assert calls == [0, 11]  # one built all 11 batches, the other waited and reused them
+    # the builders divide the shards (claims): every batch is embedded once, by one of them,
+    # and each returns the complete store (test_cooperative_store checks who did what)
+    assert sum(calls) == 11
     store = EmbeddingStore(directory)
     store.verify()
     np.testing.assert_array_equal(store.rows(np.arange(N))[0], _expected(keys)[0])

