@@ -77,7 +77,9 @@ class DistillModule(L.LightningModule):
         self.covariance_weight = float(objective.get("covariance_weight", 0.0))
         self.relational_weight = float(objective.get("relational_weight", 0.0))
         self.relational_form = objective.get("relational_form", "distance")
-        self.relational_teachers = list(objective.get("relational_teachers") or self.teacher_dims)
+        # named teachers are measured (logged in validation) even at weight 0: the baseline
+        self.relational_teachers = list(objective.get("relational_teachers")
+                                        or (self.teacher_dims if self.relational_weight else []))
         self.rank_molecules = int(training.get("rank_molecules", 0))
         self._rank_sample: list[torch.Tensor] = []
         # Not submodules: fitted deterministically (seeded) before training and again on
@@ -116,9 +118,7 @@ class DistillModule(L.LightningModule):
         return terms
 
     def _relational_terms(self, s: torch.Tensor, targets) -> dict[str, torch.Tensor]:
-        """Each chosen teacher's relational loss (unweighted); empty when switched off."""
-        if not self.relational_weight:
-            return {}
+        """Each chosen teacher's relational loss (unweighted); empty when none is chosen."""
         return {label: relational_loss(s, *targets[label], form=self.relational_form)
                 for label in self.relational_teachers}
 
@@ -126,7 +126,7 @@ class DistillModule(L.LightningModule):
         opt_student, opt_heads = self.optimizers()
         s, targets, total, per_teacher = self._losses(batch)
         penalties = self._collapse_terms(s)
-        relational = self._relational_terms(s, targets)
+        relational = self._relational_terms(s, targets) if self.relational_weight else {}
         if relational:
             for label, value in relational.items():
                 self.log(f"train/relational/{label}", value, batch_size=batch[0].num_graphs)

@@ -79,7 +79,8 @@ def test_recipe_relational_teachers_must_be_teacher_labels():
                           "objective": {"relational_teachers": ["minimol"]}})
 
 
-def test_distill_with_a_relational_term_logs_it_per_teacher(tmp_path, moses_smiles):
+@pytest.mark.parametrize("weight", [1.0, 0.0])
+def test_distill_with_a_relational_term_logs_it_per_teacher(tmp_path, moses_smiles, weight):
     corpus = tmp_path / "corpus.smi"
     corpus.write_text("\n".join(moses_smiles[:80]) + "\n")
     recipe = load_recipe(data={
@@ -88,7 +89,7 @@ def test_distill_with_a_relational_term_logs_it_per_teacher(tmp_path, moses_smil
         "teachers": ["maccs", "ecfp-count:radius=2,size=128"],
         "store": {"cache_dir": str(tmp_path / "cache"), "n_jobs": 1, "shard_size": 100},
         "student": {"num_layers": 1, "hidden_dim": 16},
-        "objective": {"head_hidden_dim": 16, "mi_fit_molecules": 100, "relational_weight": 1.0,
+        "objective": {"head_hidden_dim": 16, "mi_fit_molecules": 100, "relational_weight": weight,
                       "relational_teachers": ["maccs"]},
         "training": {"batch_size": 16, "max_epochs": 1, "val_fraction": 0.2,
                      "early_stopping_patience": None, "log_every_n_steps": 1},
@@ -98,8 +99,12 @@ def test_distill_with_a_relational_term_logs_it_per_teacher(tmp_path, moses_smil
     with open(out / "logs" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     columns = set(rows[0])
-    assert {"train/relational/maccs", "val/relational/maccs",
-            "train/penalty/relational"} <= columns
-    assert "train/relational/ecfp-count" not in columns
+    assert "val/relational/maccs" in columns  # measured at weight 0 too: the baseline
+    assert "val/relational/ecfp-count" not in columns
+    trained = {"train/relational/maccs", "train/penalty/relational"}
+    if weight == 0:
+        assert not trained & columns
+        return
+    assert trained <= columns and "train/relational/ecfp-count" not in columns
     values = [float(r["train/relational/maccs"]) for r in rows if r["train/relational/maccs"]]
     assert values and all(v >= 0 for v in values)
