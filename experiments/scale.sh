@@ -117,12 +117,12 @@ declare -A OVERRIDES=(
   [l2-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.name=l2"
   [cosine-jkcat-noproj-meansum-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.name=cosine"
   # 2026-12-07-relational-kd: the release's configuration (bf16) with a relational term that
-  # matches the student's within-batch distances to MiniMol's (RKD; weight chosen at 10k by
+  # matches the student's within-batch distances to MiniMol's (RKD; weight 25, chosen at 10k by
   # experiments/2026-12-07-relational-kd.sh), then to all five teachers'
-  [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=${RKD_WEIGHT:-25};objective.relational_teachers=[minimol]"
-  [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=${RKD_WEIGHT:-25};objective.relational_teachers=[minimol]"
-  [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=${RKD_WEIGHT:-25};objective.relational_teachers=[minimol]"
-  [gauss-jkcat-noproj-meansum-rkdall-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=${RKD_WEIGHT:-25}"
+  [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
+  [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
+  [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
+  [gauss-jkcat-noproj-meansum-rkdall-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"
