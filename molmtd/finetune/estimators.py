@@ -117,7 +117,7 @@ class _MTDFineTuner(BaseEstimator):
             message = (f"{type(self).__name__}: {len(data.reasons)} of {len(items)} molecules "
                        f"are invalid and {what}: {_describe_failures(data.reasons, items)}")
             log.debug(message)
-            warnings.warn(message, UserWarning, stacklevel=3)
+            warnings.warn(message, UserWarning, stacklevel=4)
         return data
 
     def _targets(self, y, n: int) -> np.ndarray:
