@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,6 +200,7 @@ def train_member(net: FineTuneNet, train: Prepared, y_train: np.ndarray, val: Pr
     n = len(train.keys)
     for epoch in epochs:
         head_only = epoch < settings.freeze_epochs
+        started = time.perf_counter()
         torch.manual_seed(seed * 1_000_003 + epoch)
         order = np.random.default_rng([seed, epoch]).permutation(n)
         net.train()
@@ -229,7 +231,8 @@ def train_member(net: FineTuneNet, train: Prepared, y_train: np.ndarray, val: Pr
                 out = _outputs(net, val, xv, device, settings.bf16)
             val_loss = float(masked_loss(out.float(), yv, settings.task, pw))
         history.append({"epoch": epoch + 1, "phase": "head" if head_only else "full",
-                        "train_loss": total / max(count, 1), "val_loss": val_loss})
+                        "train_loss": total / max(count, 1), "val_loss": val_loss,
+                        "seconds": time.perf_counter() - started})
         if settings.progress:
             epochs.set_postfix(val_loss=f"{val_loss:.4f}", phase=history[-1]["phase"])
         if val_loss < best_loss:
