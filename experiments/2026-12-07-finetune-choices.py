@@ -27,6 +27,7 @@ VARIANTS = {
     "headfirst-embedding-lr1e-5": {"readout": "embedding", "encoder_lr": 1e-5},
     "full-embedding-lr3e-5": {"readout": "embedding", "freeze_epochs": 0, "encoder_lr": 3e-5},
     "headfirst-layers-lr3e-5": {"readout": "layers", "encoder_lr": 3e-5},
+    "headfirst-layers-lr1e-5": {"readout": "layers", "encoder_lr": 1e-5},
 }
 TASKS = ("bace-pic50", "chembl-freewilson", "bace")
 

@@ -181,7 +181,7 @@ def finetune(
     patience: Annotated[int, typer.Option(help="early-stopping patience, epochs")] = 5,
     lr: Annotated[float, typer.Option(help="head learning rate")] = 1e-3,
     encoder_lr: Annotated[float, typer.Option(help="encoder learning rate once unfrozen")
-                          ] = 1e-4,
+                          ] = 1e-5,
     batch_size: Annotated[int, typer.Option(help="molecules per step")] = 32,
     validation_split: Annotated[str, typer.Option(
         help="inner validation split for early stopping: random or scaffold")] = "random",
