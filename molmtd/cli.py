@@ -170,7 +170,9 @@ def finetune(
     from_scratch: Annotated[bool, typer.Option(
         "--from-scratch", help="same architecture from random weights (no pretraining)")
     ] = False,
-    readout: Annotated[str, typer.Option(help="embedding or layers")] = "embedding",
+    readout: Annotated[str, typer.Option(
+        help="layers (every layer's pooled states; the measured default) or embedding")
+    ] = "layers",
     features: Annotated[list[str] | None, typer.Option(
         "--features", help="extra molecule-level features joining the readout: a teacher "
                            "spec, e.g. ecfp-count or physchem; repeatable")] = None,
