@@ -171,8 +171,8 @@ def finetune(
         "--from-scratch", help="same architecture from random weights (no pretraining)")
     ] = False,
     readout: Annotated[str, typer.Option(
-        help="layers (every layer's pooled states; the measured default) or embedding")
-    ] = "layers",
+        help="embedding (the distilled embedding) or layers (every layer's pooled states)")
+    ] = "embedding",
     features: Annotated[list[str] | None, typer.Option(
         "--features", help="extra molecule-level features joining the readout: a teacher "
                            "spec, e.g. ecfp-count or physchem; repeatable")] = None,

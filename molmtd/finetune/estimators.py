@@ -60,7 +60,7 @@ class _MTDFineTuner(BaseEstimator):
     }
 
     def __init__(self, featurizer: str | os.PathLike = "molmtd-base", *,
-                 pretrained: bool | None = True, readout: str = "layers",
+                 pretrained: bool | None = True, readout: str = "embedding",
                  extra_features: list[str] | None = None, max_epochs: int = 30,
                  freeze_epochs: int = 5, patience: int = 5, lr: float = 1e-3,
                  encoder_lr: float = 1e-5, weight_decay: float = 1e-4, batch_size: int = 32,
@@ -524,7 +524,7 @@ class MTDClassifier(ClassifierMixin, _MTDFineTuner):
                                     "class_weight": [StrOptions({"balanced"}), None]}
 
     def __init__(self, featurizer: str | os.PathLike = "molmtd-base", *,
-                 pretrained: bool | None = True, readout: str = "layers",
+                 pretrained: bool | None = True, readout: str = "embedding",
                  extra_features: list[str] | None = None, max_epochs: int = 30,
                  freeze_epochs: int = 5, patience: int = 5, lr: float = 1e-3,
                  encoder_lr: float = 1e-5, weight_decay: float = 1e-4, batch_size: int = 32,
