@@ -267,14 +267,16 @@ def run(out: Path, tasks, splits, seeds, systems, sizes, max_molecules) -> None:
                         print(json.dumps(row), flush=True)
 
 
-def table(out: Path) -> None:
+def table(files: list[Path]) -> None:
     """Average rank (1 = best) and mean score per split; then the learning curves.
 
     Ranks are over the (task, seed) cells that every listed system finished.
     """
     import pandas as pd
 
-    df = pd.DataFrame([json.loads(line) for line in out.read_text().splitlines() if line])
+    df = pd.DataFrame([json.loads(line) for out in files
+                       if out.is_file() for line in out.read_text().splitlines() if line])
+    df = df.drop_duplicates(subset=["task", "split", "seed", "system", "n_train"])
     full = df.groupby(["task", "split", "seed"])["n_train"].transform("max")
     main, curves = df[df["n_train"] == full], df
     for split, part in main.groupby("split"):
@@ -290,9 +292,17 @@ def table(out: Path) -> None:
         print(wide.round(3).to_markdown())
     sizes = curves[curves["n_train"] < full]
     if len(sizes):
-        print("\n### learning curves (score by training molecules)\n")
-        print(curves.pivot_table(index=["task", "split", "system"], columns="n_train",
-                                 values="score").round(3).to_markdown())
+        cells = set(zip(sizes["task"], sizes["split"], sizes["seed"], strict=True))
+        mask = [c in cells for c in zip(curves["task"], curves["split"], curves["seed"],
+                                        strict=True)]
+        part = curves[mask].copy()
+        part["size"] = np.where(part["n_train"] == full[mask], "all", part["n_train"].astype(str))
+        print("\n### learning curves (score by training molecules; all = the whole training "
+              "side)\n")
+        wide = part.pivot_table(index=["task", "split", "system"], columns="size",
+                                values="score")
+        order = sorted((c for c in wide.columns if c != "all"), key=int) + ["all"]
+        print(wide[[c for c in order if c in wide.columns]].round(3).to_markdown())
 
 
 def main() -> None:
@@ -305,11 +315,13 @@ def main() -> None:
     parser.add_argument("--learning-curve", default="0",
                         help="training sizes, comma-separated (0 = the whole training split)")
     parser.add_argument("--max-molecules", type=int, default=None)
-    parser.add_argument("--table", action="store_true")
+    parser.add_argument("--table", action="store_true",
+                        help="print the tables of --out and of any --also files")
+    parser.add_argument("--also", type=Path, nargs="*", default=[])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.table:
-        table(args.out)
+        table([args.out, *args.also])
         return
     run(args.out, args.tasks.split(","), args.splits.split(","),
         [int(s) for s in args.seeds.split(",")], args.systems.split(","),
