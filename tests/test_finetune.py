@@ -189,3 +189,17 @@ def test_warnings_do_not_fire_on_clean_input(tiny, data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MTDRegressor(tiny, **FAST).fit(smiles[:30], y[:30, 0]).predict(smiles[:5])
+
+
+def test_exported_lazily_without_importing_torch():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, molmtd; from molmtd import MTDClassifier, MTDRegressor; "
+            "assert {'MTDRegressor', 'MTDClassifier'} <= set(molmtd.__all__); "
+            "MTDRegressor(); assert 'torch' not in sys.modules, 'torch imported'")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
+                   env={**os.environ, "PYTHONPATH": str(root)})
