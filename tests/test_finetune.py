@@ -203,3 +203,18 @@ def test_exported_lazily_without_importing_torch():
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
                    env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_extra_features_are_bounded_for_unseen_bits(tiny, data):
+    smiles, y = data
+    model = MTDRegressor(tiny, extra_features=["ecfp-count:radius=2,size=256"],
+                         **FAST).fit(smiles[:40], y[:40, 0])
+    net = model._networks()[0]
+    d = net.readout_dim
+    # columns no training molecule has are centred, not divided by a tiny std
+    assert torch.all(net.feature_scale[d:] >= 1e-2)
+    extra = torch.full((1, net.feature_mean.numel() - d), 1e6)
+    readout = net.feature_mean[:d][None]
+    out = net.head_forward(readout, extra)
+    capped = net.head_forward(readout, net.feature_mean[d:][None] + 10 * net.feature_scale[d:])
+    torch.testing.assert_close(out, capped)  # z-scores clipped at 10

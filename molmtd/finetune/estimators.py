@@ -255,8 +255,12 @@ class _MTDFineTuner(BaseEstimator):
 
         features = torch.cat([readout.cpu(), torch.as_tensor(extra)], dim=1).double()
         mean = features.mean(0)
-        # a floor, so that near-constant columns (rare ECFP bits) are not blown up
-        scale = features.std(0, unbiased=False).clamp(min=1e-2)
+        std = features.std(0, unbiased=False)
+        scale = std.clamp(min=1e-2)
+        # extra columns (nearly) constant on the training molecules (ECFP bits none of them
+        # has) are centred, not scaled: 1 / their std would blow up a test molecule with one
+        d = readout.shape[1]
+        scale[d:] = torch.where(std[d:] >= 1e-2, std[d:], torch.ones_like(std[d:]))
         net.feature_mean.copy_(mean.float())
         net.feature_scale.copy_(scale.float())
         if self._task != "regression":

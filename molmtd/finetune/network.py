@@ -20,6 +20,8 @@ from molmtd.student import GNNStudent
 __all__ = ["FineTuneNet", "READOUTS"]
 
 READOUTS = ("embedding", "layers")
+#: bound on z-scored extra features (as molmtd.downstream.models.Z_CLIP for the probes)
+EXTRA_CLIP = 10.0
 
 
 class FineTuneNet(nn.Module):
@@ -68,9 +70,18 @@ class FineTuneNet(nn.Module):
         return self.encoder.forward_batch(batch)
 
     def head_forward(self, readout: Tensor, extra: Tensor) -> Tensor:
-        """The head on a readout (possibly cached) and extra features, ``[B, n_tasks]``."""
-        features = torch.cat([readout, extra], dim=1) if extra.shape[1] else readout
-        return self.head((features - self.feature_mean) / self.feature_scale)
+        """The head on a readout (possibly cached) and extra features, ``[B, n_tasks]``.
+
+        Extra features are clipped to ``EXTRA_CLIP`` once z-scored: an ECFP bit that fires
+        once in the training set z-scores to ~20, and one a test molecule alone has would
+        reach the scale floor's 1/0.01 (R2 -1.7 on a scaffold split before the clip).
+        """
+        z = (readout - self.feature_mean[:self.readout_dim]) / self.feature_scale[:self.readout_dim]
+        if not extra.shape[1]:
+            return self.head(z)
+        z_extra = ((extra - self.feature_mean[self.readout_dim:])
+                   / self.feature_scale[self.readout_dim:]).clamp(-EXTRA_CLIP, EXTRA_CLIP)
+        return self.head(torch.cat([z, z_extra], dim=1))
 
     def forward(self, batch, extra: Tensor) -> Tensor:
         return self.head_forward(self.encode(batch), extra)
