@@ -290,6 +290,14 @@ def table(files: list[Path]) -> None:
         print(summary.round(3).to_markdown())
         print()
         print(wide.round(3).to_markdown())
+    both = main[main["system"].isin(["ft-base", "ft-random"])]
+    if both["system"].nunique() == 2:
+        per_task = both.pivot_table(index=["split", "task"], columns="system", values="score")
+        per_task["pretraining wins"] = per_task["ft-base"] > per_task["ft-random"]
+        print("\n### ft-base against ft-random (mean over seeds, per task and split)\n")
+        print(per_task.round(3).to_markdown())
+        print(f"\npretrained better on {int(per_task['pretraining wins'].sum())} of "
+              f"{len(per_task)} task-split pairs")
     sizes = curves[curves["n_train"] < full]
     if len(sizes):
         cells = set(zip(sizes["task"], sizes["split"], sizes["seed"], strict=True))
