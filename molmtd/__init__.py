@@ -24,6 +24,8 @@ _LAZY = {
     "list_teachers": "molmtd.teachers",
     "build_corpus": "molmtd.corpus",
     "read_molecules": "molmtd.corpus",
+    "MTDRegressor": "molmtd.finetune",
+    "MTDClassifier": "molmtd.finetune",
 }
 
 # Spelled out (not built from _LAZY) so that linters and type checkers see the
@@ -39,12 +41,15 @@ __all__ = [
     "list_teachers",
     "build_corpus",
     "read_molecules",
+    "MTDRegressor",
+    "MTDClassifier",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from molmtd.corpus import build_corpus, read_molecules
     from molmtd.distill import distill
     from molmtd.featurizer import MTDFeaturizer, load_featurizer
+    from molmtd.finetune import MTDClassifier, MTDRegressor
     from molmtd.recipe import Recipe, load_recipe
     from molmtd.teachers import get_teacher, list_teachers
 

@@ -176,6 +176,89 @@ def evaluate(
     typer.echo(f"report: {report}")
 
 
+@app.command()
+def finetune(
+    data: Annotated[Path, typer.Argument(help="training table: .csv/.tsv/.parquet")],
+    out: Annotated[Path, typer.Option(help="model folder to write")],
+    target: Annotated[list[str], typer.Option(
+        help="target column; repeat for a multi-task model (empty cells = missing labels)")],
+    smiles_column: Annotated[str, typer.Option(help="SMILES column")] = "smiles",
+    task: Annotated[str, typer.Option(help="regression or classification (binary)")
+                    ] = "regression",
+    featurizer: Annotated[str, typer.Option(
+        help="featurizer artifact (path or released name) whose encoder is fine-tuned")
+    ] = "molmtd-base",
+    from_scratch: Annotated[bool, typer.Option(
+        "--from-scratch", help="same architecture from random weights (no pretraining)")
+    ] = False,
+    readout: Annotated[str, typer.Option(
+        help="embedding (the distilled embedding) or layers (every layer's pooled states)")
+    ] = "embedding",
+    features: Annotated[list[str] | None, typer.Option(
+        "--features", help="extra molecule-level features joining the readout: a teacher "
+                           "spec, e.g. ecfp-count or physchem; repeatable")] = None,
+    max_epochs: Annotated[int, typer.Option(help="epochs in all")] = 30,
+    freeze_epochs: Annotated[int, typer.Option(
+        help="head-only epochs before the encoder unfreezes (>= max-epochs: frozen encoder)")
+    ] = 5,
+    patience: Annotated[int, typer.Option(help="early-stopping patience, epochs")] = 5,
+    lr: Annotated[float, typer.Option(help="head learning rate")] = 1e-3,
+    encoder_lr: Annotated[float, typer.Option(help="encoder learning rate once unfrozen")
+                          ] = 1e-5,
+    batch_size: Annotated[int, typer.Option(help="molecules per step")] = 32,
+    validation_split: Annotated[str, typer.Option(
+        help="inner validation split for early stopping: random or scaffold")] = "random",
+    validation_fraction: Annotated[float, typer.Option(help="share held out")] = 0.1,
+    n_models: Annotated[int, typer.Option(help="ensemble of seeds")] = 1,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    precision: Annotated[str, typer.Option(help="auto, 32-true or bf16-mixed")] = "auto",
+    resume: Annotated[bool, typer.Option(
+        help="continue an interrupted run from OUT/checkpoints")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace what OUT holds")] = False,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
+) -> None:
+    """Fine-tune a distilled featurizer on labelled molecules and write a model folder."""
+    _setup_logging(verbose)
+    from molmtd.finetune.cli_run import finetune_csv
+
+    try:
+        path = finetune_csv(
+            data, out, smiles_column=smiles_column, targets=target, task=task,
+            resume=resume, overwrite=overwrite, featurizer=featurizer,
+            pretrained=not from_scratch, readout=readout, extra_features=features or None,
+            max_epochs=max_epochs, freeze_epochs=freeze_epochs, patience=patience, lr=lr,
+            encoder_lr=encoder_lr, batch_size=batch_size, validation_split=validation_split,
+            validation_fraction=validation_fraction, n_models=n_models, random_state=seed,
+            device=device, precision=precision, progress=progress)
+    except (MolmtdError, FileNotFoundError, FileExistsError, ValueError) as err:
+        _fail(err)
+    typer.echo(f"done: {path} (card: {path / 'card.md'})")
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(help="model folder written by `molmtd finetune`")],
+    data: Annotated[Path, typer.Argument(help="molecules: .csv/.tsv/.parquet")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="predictions .csv")],
+    smiles_column: Annotated[str | None, typer.Option(
+        help="SMILES column (default: the one the model was trained with)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
+) -> None:
+    """Predict every row (in order; empty predictions for invalid molecules)."""
+    _setup_logging(verbose)
+    from molmtd.finetune.cli_run import predict_csv
+
+    try:
+        summary = predict_csv(model, data, output, smiles_column=smiles_column,
+                              progress=progress)
+    except (MolmtdError, FileNotFoundError, ValueError) as err:
+        _fail(err)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
 def main() -> None:
     try:
         app()

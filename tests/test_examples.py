@@ -27,6 +27,7 @@ FIGURES = {
     "01_property_prediction.ipynb": ["property_parity.png"],
     "02_clustering.ipynb": ["chemspace_clusters.png", "chemspace_logp.png", "diverse_picks.png"],
     "03_similarity_search.ipynb": ["similarity_agreement.png", "neighbours.png"],
+    "04_finetune.ipynb": ["finetune_curves.png"],
 }
 
 
@@ -56,6 +57,7 @@ def test_notebook_executes_and_writes_figures(name, kernel_path, artifact, tmp_p
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
     monkeypatch.setenv("MOLMTD_EXAMPLE_FEATURIZER", artifact)
     monkeypatch.setenv("MOLMTD_EXAMPLE_MAX_MOLECULES", "200")
+    monkeypatch.setenv("MOLMTD_EXAMPLE_MAX_EPOCHS", "3")  # 04_finetune: a few epochs
     monkeypatch.setenv("MOLMTD_EXAMPLE_FIGURES", str(tmp_path / "figures"))
     nb = nbformat.read(ROOT / "examples" / name, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=120,
