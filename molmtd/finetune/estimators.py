@@ -512,7 +512,8 @@ class MTDClassifier(ClassifierMixin, _MTDFineTuner):
         class_weight: "balanced" (default): each task's positives are weighted by
             negatives / positives in the loss, so a rare class is not ignored; None:
             unweighted.
-        **kwargs: as :class:`MTDRegressor`.
+
+    The other parameters are :class:`MTDRegressor`'s.
 
     Attributes:
         classes_: the two labels of a single task (sorted), or ``[0, 1]`` for several tasks.
