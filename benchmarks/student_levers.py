@@ -6,8 +6,9 @@ only rough step-time remarks; this measures them in one process: the zinc recipe
 (GINE 5x300, every layer pooled by mean and sum, heads on the 3000-d readout, the zinc
 teachers' widths) and one variant per lever, a full distillation step each (student
 forward incl. any positional encoding, every head, backward, both AdamW steps), all on the
-same pre-collated MOSES batches, the variants alternating batch by batch (forward, then reverse order)
-so that the load of a shared machine weighs on all alike. Ratios are against the base.
+same pre-collated MOSES batches, the variants alternating batch by batch (forward, then
+reverse order) so that the load of a shared machine weighs on all alike. Ratios are
+against the base.
 
   base       the release's student
   residual   ``residual: true``
@@ -32,8 +33,14 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from trainer import (Stepper, batches_of, build_module, interleaved,  # noqa: E402
-                     synthetic_teachers, zinc_student_config)
+from trainer import (  # noqa: E402
+    Stepper,
+    batches_of,
+    build_module,
+    interleaved,
+    synthetic_teachers,
+    zinc_student_config,
+)
 
 LEVERS = {"base": {}, "residual": {"residual": True}, "rw16": {"positional_encoding": 16},
           "lap8": {"laplacian_pe": 8}, "vn": {"virtual_node": True},

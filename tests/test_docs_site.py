@@ -67,7 +67,8 @@ def test_cli_page_lists_every_command_and_option(site):
 
     text = _text(site, "reference/cli")
     group = typer.main.get_command(app)
-    assert {"distill", "embed", "teachers", "evaluate", "finetune", "predict"} <= set(group.commands)
+    assert {"distill", "embed", "teachers", "evaluate", "finetune",
+            "predict"} <= set(group.commands)
     for name, command in group.commands.items():
         assert f"molmtd {name}" in text
         for param in command.params:
