@@ -12,28 +12,17 @@ from __future__ import annotations
 import sys
 import time
 
+from _ecfp_teacher import EcfpWrapper
+
 from molmtd.embedding import embed_file
-from molmtd.teachers.base import Teacher, get_teacher
 
 
-class SlowTeacher(Teacher):
+class SlowTeacher(EcfpWrapper):
     """ECFP with a pause per call; the same spec, version and output as ECFP."""
 
     def __init__(self, delay: float):
-        self.inner = get_teacher("ecfp:size=64")
+        super().__init__(64)
         self.delay = delay
-
-    @property
-    def spec(self) -> str:
-        return self.inner.spec
-
-    @property
-    def version(self) -> str:
-        return self.inner.version
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
 
     def embed(self, smiles):
         time.sleep(self.delay)

@@ -16,28 +16,17 @@ import os
 import sys
 import time
 
+from _ecfp_teacher import EcfpWrapper
+
 from molmtd.store import EmbeddingStore
-from molmtd.teachers.base import Teacher, get_teacher
 
 
-class RecordingTeacher(Teacher):
+class RecordingTeacher(EcfpWrapper):
     """ECFP that logs who embedded each key; the same spec, version and output as ECFP."""
 
     def __init__(self, log_file: str, delay: float, busy: bool = False):
-        self.inner = get_teacher("ecfp:size=32")
+        super().__init__(32)
         self.log_file, self.delay, self.busy = log_file, delay, busy
-
-    @property
-    def spec(self) -> str:
-        return self.inner.spec
-
-    @property
-    def version(self) -> str:
-        return self.inner.version
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
 
     def embed(self, smiles):
         with open(self.log_file, "a") as fh:
