@@ -35,31 +35,41 @@ def _truncated(path: Path, rows: int, err: Exception) -> InputFileError:
         "are kept")
 
 
+def _batched(records: Iterator[str], size: int, path: Path) -> Iterator[list[str]]:
+    """``records`` in lists of ``size`` (the last one shorter).
+
+    A stream error while reading becomes :func:`_truncated`, naming the rows read before it.
+    """
+    chunk: list[str] = []
+    rows = 0
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) == size:
+                rows += size
+                yield chunk
+                chunk = []
+    except _STREAM_ERRORS as err:
+        raise _truncated(path, rows + len(chunk), err) from err
+    if chunk:
+        yield chunk
+
+
 def _smi_chunks(path: Path, gz: bool, size: int) -> Iterator[list[str]]:
     # text mode: lines end at \n, \r\n or \r, as in read_molecules; undecodable bytes
     # become U+FFFD so that the row is reported, not the file
     opener = gzip.open(path, "rt", encoding="utf-8", errors="replace") if gz else \
         open(path, encoding="utf-8", errors="replace")
-    chunk: list[str] = []
-    first = True
-    rows = 0
+
+    def records(fh) -> Iterator[str]:
+        for i, line in enumerate(fh):
+            text = _first_token(line.rstrip("\n"))
+            if i == 0 and text.lower() == "smiles":  # a header line
+                continue
+            yield text
+
     with opener as fh:
-        try:
-            for line in fh:
-                text = _first_token(line.rstrip("\n"))
-                if first:
-                    first = False
-                    if text.lower() == "smiles":  # a header line
-                        continue
-                chunk.append(text)
-                if len(chunk) == size:
-                    rows += size
-                    yield chunk
-                    chunk = []
-        except _STREAM_ERRORS as err:
-            raise _truncated(path, rows + len(chunk), err) from err
-    if chunk:
-        yield chunk
+        yield from _batched(records(fh), size, path)
 
 
 def _csv_column(path: Path, sep: str, column: str | None) -> str:
@@ -94,24 +104,16 @@ def _sdf_chunks(path: Path, gz: bool, size: int) -> Iterator[list[str]]:
     import datamol as dm
     from rdkit import Chem
 
-    chunk: list[str] = []
-    rows = 0
+    def records(fh) -> Iterator[str]:
+        # unsanitised, as in read_molecules: the standardiser reports why a record is bad
+        for mol in Chem.ForwardSDMolSupplier(fh, sanitize=False, removeHs=False):
+            try:
+                yield "" if mol is None else Chem.MolToSmiles(mol)
+            except Exception:  # noqa: BLE001 - RDKit cannot write it: report it unreadable
+                yield ""
+
     with dm.without_rdkit_log(), (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
-        try:
-            # unsanitised, as in read_molecules: the standardiser reports why a record is bad
-            for mol in Chem.ForwardSDMolSupplier(fh, sanitize=False, removeHs=False):
-                try:
-                    chunk.append("" if mol is None else Chem.MolToSmiles(mol))
-                except Exception:  # noqa: BLE001 - RDKit cannot write it: report it unreadable
-                    chunk.append("")
-                if len(chunk) == size:
-                    rows += size
-                    yield chunk
-                    chunk = []
-        except _STREAM_ERRORS as err:
-            raise _truncated(path, rows + len(chunk), err) from err
-    if chunk:
-        yield chunk
+        yield from _batched(records(fh), size, path)
 
 
 def iter_molecule_chunks(path: str | Path, column: str | None = None,
