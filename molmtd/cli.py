@@ -134,8 +134,11 @@ def teachers(
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     featurizer: Annotated[str | None, typer.Option(
-        help="distilled featurizer path or name; comma-separated to compare several")] = None,
+        help="distilled featurizer path or name; comma-separated to compare several; with "
+             "--finetune: the one featurizer of the ft- and base- systems (default "
+             "molmtd-base)")] = None,
     against: Annotated[str, typer.Option(help="comma-separated teacher specs")] = "ecfp",
     datasets: Annotated[str | None, typer.Option(
         help="comma-separated dataset names (default: the report tasks under 5000 molecules)")
@@ -157,10 +160,45 @@ def evaluate(
     readout: Annotated[str, typer.Option(
         help="distilled featurizer readouts to score: embedding, layers or embedding,layers")
     ] = "embedding",
+    finetune: Annotated[bool, typer.Option(
+        "--finetune", help="compare fine-tuning against frozen heads, chemprop and ECFP "
+                           "baselines (docs/finetune.md); writes OUT/runs.jsonl (resumable) "
+                           "and OUT/tables.md")] = False,
+    systems: Annotated[str | None, typer.Option(
+        help="with --finetune: comma-separated systems (default all ten: ft-base, "
+             "ft-base+ecfp, ft-random, base-mlp, base-svr, minimol-mlp, minimol-svr, "
+             "chemprop, rf-ecfp, svr-tanimoto)")] = None,
+    splits: Annotated[str, typer.Option(
+        help="with --finetune: comma-separated splits, scaffold and/or random")
+    ] = "scaffold,random",
+    learning_curve: Annotated[str | None, typer.Option(
+        help="with --finetune: training sizes run besides the whole training side, "
+             "e.g. 50,100,200,500")] = None,
+    max_epochs: Annotated[int | None, typer.Option(
+        help="with --finetune: epochs in all of the ft- systems (default: MTDRegressor's, "
+             "30)")] = None,
     verbose: Annotated[bool, typer.Option("-v", help="debug logging")] = False,
 ) -> None:
-    """Compare a distilled featurizer with its teachers on bundled benchmark tasks."""
+    """Compare a distilled featurizer with its teachers on bundled benchmark tasks.
+
+    With --finetune: fine-tuned molmtd-base against frozen heads, chemprop and ECFP models.
+    """
     _setup_logging(verbose)
+    # by name: typer ships its own copy of click, whose ParameterSource is another enum
+    given = {name for name in ctx.params
+             if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+    if finetune:
+        _evaluate_finetune(
+            given, featurizer=featurizer, datasets=datasets, seeds=seeds, systems=systems,
+            splits=splits, learning_curve=learning_curve, max_epochs=max_epochs,
+            max_molecules=max_molecules, out=out if "out" in given else None,
+            cache_dir=None if no_cache else resolve_cache_dir(cache_dir),
+            command=_command_line(ctx, given))
+        return
+    only_finetune = sorted(given & _FINETUNE_ONLY)
+    if only_finetune:
+        _fail(ValueError(", ".join(_option(n) for n in only_finetune)
+                         + " only apply with --finetune"))
     from molmtd.downstream.evaluate import evaluate_featurizers
     from molmtd.teachers.base import split_spec_list
 
@@ -174,6 +212,69 @@ def evaluate(
     except (MolmtdError, FileNotFoundError, ImportError) as err:  # ImportError names the wheel
         _fail(err)
     typer.echo(f"report: {report}")
+
+
+# evaluate's options that only the featurizer comparison reads, and only --finetune reads
+_NOT_WITH_FINETUNE = {"against", "model", "readout", "allow_dev_tasks"}
+_FINETUNE_ONLY = {"systems", "splits", "learning_curve", "max_epochs"}
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        _fail(ValueError(f"{what} takes comma-separated integers, got {text!r}"))
+
+
+def _command_line(ctx: typer.Context, given: set[str]) -> str:
+    """The command as typed, rebuilt from the options given (for the tables' header)."""
+    parts = ["molmtd", ctx.info_name or "evaluate"]
+    for param in ctx.command.params:
+        if param.name not in given:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            parts.append(param.opts[0])
+        else:
+            parts += [param.opts[0], str(value)]
+    return " ".join(parts)
+
+
+def _evaluate_finetune(given: set[str], *, featurizer, datasets, seeds, systems, splits,
+                       learning_curve, max_epochs, max_molecules, out, cache_dir,
+                       command) -> None:
+    """``molmtd evaluate --finetune``: the fine-tuning comparison of docs/finetune.md."""
+    clash = sorted(given & _NOT_WITH_FINETUNE)
+    if clash:
+        _fail(ValueError(", ".join(_option(n) for n in clash) + " cannot be combined with "
+                         "--finetune (it compares the systems of --systems)"))
+    if featurizer and "," in featurizer:
+        _fail(ValueError("with --finetune, --featurizer takes one featurizer"))
+    from molmtd.downstream.datasets import DEFAULT_DATASETS
+    from molmtd.downstream.finetune_benchmark import run_finetune_benchmark
+    from molmtd.downstream.finetune_systems import SYSTEMS, SystemRunner
+
+    runner = SystemRunner(
+        featurizer=featurizer or "molmtd-base",
+        cache_dir=None if cache_dir is None else Path(cache_dir) / "evaluate-finetune",
+        finetune_params={} if max_epochs is None else {"max_epochs": max_epochs})
+    try:
+        runs, tables = run_finetune_benchmark(
+            out or Path("runs/evaluate-finetune"),
+            tasks=datasets.split(",") if datasets else list(DEFAULT_DATASETS),
+            splits=[s.strip() for s in splits.split(",") if s.strip()],
+            seeds=list(range(seeds)),
+            systems=systems.split(",") if systems else list(SYSTEMS),
+            learning_curve=_int_list(learning_curve or "", "--learning-curve"),
+            max_molecules=max_molecules, runner=runner,
+            command=command)
+    except (MolmtdError, FileNotFoundError, ImportError, ValueError) as err:
+        _fail(err)
+    typer.echo(f"rows: {runs}\ntables: {tables}")
 
 
 @app.command()
