@@ -17,6 +17,8 @@ One job per module; import from the module that does the job, e.g.
 - ``diversity``: MaxMin diverse-subset picking
 - ``chemspace``: PCA/UMAP chemical-space maps as PNG
 - ``ranks``, ``report``, ``evaluate``: the featurizer comparison behind ``molmtd evaluate``
+- ``finetune_systems``, ``finetune_benchmark``: fine-tuning against frozen heads, chemprop
+  and ECFP models, behind ``molmtd evaluate --finetune``
 """
 
 __all__: list[str] = []

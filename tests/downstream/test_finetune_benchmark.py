@@ -85,10 +85,10 @@ def test_pretrained_against_random_per_task_and_split():
 
 def test_learning_curves_average_seeds_and_end_with_the_whole_training_side():
     rows = []
-    for seed, (s50, s100, s200, full) in enumerate([(0.1, 0.3, 0.5, 0.7), (0.3, 0.5, 0.6, 0.9)]):
-        rows += [_row("t1", "scaffold", seed, "A", 50, s50),
-                 _row("t1", "scaffold", seed, "A", 100, s100),
-                 _row("t1", "scaffold", seed, "A", 200, s200),
+    for seed, (at50, at100, at200, full) in enumerate([(0.1, 0.3, 0.5, 0.7), (0.3, 0.5, 0.6, 0.9)]):
+        rows += [_row("t1", "scaffold", seed, "A", 50, at50),
+                 _row("t1", "scaffold", seed, "A", 100, at100),
+                 _row("t1", "scaffold", seed, "A", 200, at200),
                  _row("t1", "scaffold", seed, "A", 300 + seed, full)]
     rows.append(_row("t2", "scaffold", 0, "A", 400, 0.5))  # no curve: not in the table
     curves = learning_curves(rows)
