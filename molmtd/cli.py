@@ -151,10 +151,13 @@ def evaluate(
     allow_dev_tasks: Annotated[bool, typer.Option(
         "--allow-dev-tasks", help="score development (model-selection) tasks too")] = False,
     max_molecules: Annotated[int | None, typer.Option(help="cap per dataset")] = None,
-    out: Annotated[Path, typer.Option(help="report directory")] = Path("runs/evaluate"),
+    out: Annotated[Path, typer.Option(
+        help="report directory (with --finetune: runs.jsonl and tables.md, default "
+             "runs/evaluate-finetune)")] = Path("runs/evaluate"),
     cache_dir: Annotated[Path | None, typer.Option(
         help="embeddings of each featurizer and dataset are kept under <cache-dir>/evaluate "
-             "and reused; default $MOLMTD_CACHE_DIR or ~/.cache/molmtd")
+             "(with --finetune: <cache-dir>/evaluate-finetune) and reused; default "
+             "$MOLMTD_CACHE_DIR or ~/.cache/molmtd")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="embed everything anew")] = False,
     readout: Annotated[str, typer.Option(

@@ -10,7 +10,11 @@ at 48 training molecules).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,3 +311,19 @@ def test_evaluate_finetune_refuses_bad_options(args, message, tmp_path):
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "o" / "runs.jsonl").exists()
+
+
+def test_the_experiment_script_prints_the_library_tables(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    rows = [_row("t1", "random", seed, system, 80, 0.1 * seed + 0.2 * i)
+            for seed in (0, 1) for i, system in enumerate(("ft-base", "ft-random", "rf-ecfp"))]
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows[2:]))  # one duplicate row
+    script = root / "experiments" / "2026-12-07-finetune-eval.py"
+    run = subprocess.run([sys.executable, str(script), "--out", str(first), "--also",
+                          str(second), "--table"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == tables_markdown(rows)
+    assert "### random split (2 task-seed cells: t1)" in run.stdout
