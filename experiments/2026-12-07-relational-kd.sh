@@ -54,7 +54,7 @@ for d in ${DRAWS:-}; do
   pca="$P/noproj-meansum-$base-bf16-e12$seed-pca512"
   [ -f "$pca/featurizer/config.json" ] || \
     nice -n 10 .venv/bin/python experiments/compress.py "$CACHE/runs/scale50k/$name" "$pca" --dim 512
-  ADD=1 REPORTS="ridge mlp-knn ridge-large mlp-large knn-large" OUT="$R/add-$base$seed" \
+  ADD=1 REPORTS="ridge mlp-knn ridge-large mlp-large" OUT="$R/add-$base$seed" \
     nice -n 10 experiments/heldout_eval.sh "$pca@embedding"
 done
 echo "== $(date -Is) relational-kd done"
