@@ -5,6 +5,7 @@ Each build takes a few seconds (mkdocs, material, mkdocstrings on the checkout's
 
 from __future__ import annotations
 
+import html
 import inspect
 import os
 import re
@@ -58,6 +59,128 @@ def test_recipe_page_lists_every_field_of_every_section(site):
             assert section in text, section
         assert re.search(rf"\b{re.escape(name)}\b", text), f"{section}.{name}"
     assert "training.lr=3e-4" in text and "required" in text
+
+
+def _recipe_models() -> list:
+    """Every pydantic model of the recipe's schema, ``Recipe`` first."""
+    from pydantic import BaseModel
+
+    from molmtd.recipe import Recipe
+
+    models, todo = [], [Recipe]
+    while todo:
+        model = todo.pop(0)
+        if model not in models:
+            models.append(model)
+            todo += [f.annotation for f in model.model_fields.values()
+                     if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)]
+    return models
+
+
+def _undescribed(models) -> list[str]:
+    # "Model" for a model without a docstring, "Model.field" for a field without description=
+    return ([m.__name__ for m in models if not (m.__doc__ or "").strip()]
+            + [f"{m.__name__}.{name}" for m in models for name, field in m.model_fields.items()
+               if not (field.description or "").strip()])
+
+
+def test_every_recipe_model_and_field_is_described():
+    models = _recipe_models()
+    assert {m.__name__ for m in models} >= {"Recipe", "CorpusConfig", "StandardizeConfig",
+                                            "StoreConfig", "StudentConfig", "ObjectiveConfig",
+                                            "TrainingConfig", "TrainerConfig",
+                                            "CompressionConfig"}
+    missing = _undescribed(models)
+    assert not missing, f"recipe models/fields without a docstring/description=: {missing}"
+
+
+def test_the_description_check_names_the_model_and_field():
+    from pydantic import BaseModel, Field
+
+    class Section(BaseModel):
+        """Documented."""
+
+        described: int = Field(default=1, description="what it does")
+        bare: int = 2
+
+    class Bare(BaseModel):
+        blank: str = Field(default="x", description="  ")
+
+    assert _undescribed([Section, Bare]) == ["Bare", "Section.bare", "Bare.blank"]
+
+
+def _flat(text: str) -> str:
+    # what a reader sees, whitespace and code marks dropped: cells and tags split text apart
+    return re.sub(r"\s+", "", html.unescape(text)).replace("`", "")
+
+
+def test_recipe_page_shows_every_field_description(site):
+    page = _flat(_text(site, "reference/recipe"))
+    for model in _recipe_models():
+        assert _flat(inspect.getdoc(model).split("\n\n")[0]) in page, model.__name__
+        for name, field in model.model_fields.items():
+            assert _flat(field.description or "") in page, f"{model.__name__}.{name}"
+
+
+def _shipped_cells(markdown: str) -> dict[tuple[str, ...], dict[str, str]]:
+    """Section path -> field -> the "shipped recipes" cell of the recipe reference."""
+    cells: dict[tuple[str, ...], dict[str, str]] = {}
+    section: tuple[str, ...] = ()
+    for line in markdown.splitlines():
+        heading = re.match(r"#+ (?:Top level|`([\w.]+)`)$", line)
+        if heading:
+            section = tuple(heading.group(1).split(".")) if heading.group(1) else ()
+            continue
+        row = re.match(r"\| `(\w+)` \|", line)
+        if row:
+            cols = re.split(r"(?<!\\)\|", line)  # cells, escaped pipes kept
+            cells.setdefault(section, {})[row.group(1)] = cols[-2].strip()
+    return cells
+
+
+def test_recipe_reference_quotes_what_the_shipped_recipes_set():
+    import json
+    import runpy
+
+    from pydantic import BaseModel
+
+    from molmtd.recipe import Recipe, load_recipe
+
+    gen = runpy.run_path(str(ROOT / "docs" / "scripts" / "gen_pages.py"), run_name="gen_pages")
+    cells = _shipped_cells(gen["recipe_reference"]())
+    recipes = {p.name: load_recipe(p) for p in sorted((ROOT / "recipes").glob("*.yaml"))}
+    base = json.loads((ROOT / "featurizers" / "molmtd-base" / "config.json").read_text())
+    recipes["molmtd-base"] = load_recipe(data=base["recipe"])
+    assert {"quickstart.yaml", "zinc.yaml"} <= set(recipes)
+    default = Recipe.model_validate({"teachers": ["ecfp"]})
+    quoted = 0
+
+    def walk(default_section, shipped: dict, path: tuple[str, ...]) -> None:
+        nonlocal quoted
+        defaults = default_section.model_dump(mode="json")
+        for name in type(default_section).model_fields:
+            if isinstance(getattr(default_section, name), BaseModel):
+                walk(getattr(default_section, name),
+                     {label: getattr(section, name) for label, section in shipped.items()},
+                     (*path, name))
+                continue
+            cell = cells[path][name]
+            for label, section in shipped.items():
+                value = section.model_dump(mode="json")[name]
+                if (*path, name) == ("teachers",) or value != defaults[name]:
+                    assert label in cell and _cell_json(value) in cell, (path, name, label, cell)
+                    quoted += 1
+                else:
+                    assert label not in cell, (path, name, label, cell)
+
+    walk(default, recipes, ())
+    assert quoted >= 20  # the shipped recipes change many defaults
+
+
+def _cell_json(value) -> str:
+    import json
+
+    return " ".join(json.dumps(value).split()).replace("|", "\\|")
 
 
 def test_cli_page_lists_every_command_and_option(site):

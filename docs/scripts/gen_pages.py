@@ -1,6 +1,7 @@
 """Pages generated from the code at build time (run by mkdocs-gen-files), so none can drift.
 
-- reference/recipe.md: every section and field of ``molmtd.recipe.Recipe`` (pydantic schema);
+- reference/recipe.md: every section and field of ``molmtd.recipe.Recipe`` (pydantic schema)
+  with the values the shipped recipes give them;
 - reference/cli.md: every command and option of the typer app ``molmtd.cli.app``;
 - reference/teachers.md: every registered teacher (``molmtd.teachers.list_teachers``);
 - models/: each released featurizer's card (``featurizers/<name>/card.md``);
@@ -46,43 +47,89 @@ def _type_name(annotation: object) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+#: released featurizers whose recipe (config.json's "recipe") the recipe reference quotes
+RELEASED_RECIPES = ("molmtd-base",)
+
+
+def shipped_recipes() -> dict[str, dict]:
+    """Label -> recipe dumped with every field: ``recipes/*.yaml`` and :data:`RELEASED_RECIPES`.
+
+    Raises:
+        RecipeError: a shipped recipe no longer validates (the reference would misquote it).
+    """
+    from molmtd.recipe import load_recipe
+
+    recipes = {path.name: load_recipe(path).model_dump(mode="json")
+               for path in sorted((ROOT / "recipes").glob("*.yaml"))}
+    for name in RELEASED_RECIPES:
+        config = json.loads((ROOT / "featurizers" / name / "config.json").read_text())
+        recipes[name] = load_recipe(data=config["recipe"]).model_dump(mode="json")
+    return recipes
+
+
+def _shipped_values(recipes: dict[str, dict], path: tuple[str, ...], default: object) -> str:
+    # the shipped recipes that set this field to something else than its default, grouped
+    # by value: `zinc.yaml, molmtd-base: 0.0005`
+    by_value: dict[str, list[str]] = {}
+    for label, dumped in recipes.items():
+        value = dumped
+        for key in path:
+            value = value[key]
+        if value != default:
+            by_value.setdefault(json.dumps(value), []).append(label)
+    return "; ".join(f"{', '.join(labels)}: `{value}`" for value, labels in by_value.items())
+
+
 def recipe_reference() -> str:
-    """Markdown: each recipe section with its fields' type, default and description."""
+    """Markdown: each recipe section's fields: type, default, description, shipped values."""
     from pydantic import BaseModel
     from pydantic_core import PydanticUndefined
 
     from molmtd.recipe import Recipe
 
+    recipes = shipped_recipes()
+    labels = ", ".join(f"`{label}`" for label in recipes)
     lines = [GENERATED.format(source="molmtd/recipe.py"), "", "# Recipe reference", "",
              "A recipe is a YAML file validated by `molmtd.recipe.Recipe` (pydantic). Every "
              "field has a default except `teachers`, so a recipe states only what it changes; "
              "an unknown field is an error that names it. Any field can be overridden on the "
              "command line by its dotted path: `molmtd distill RECIPE --set training.lr=3e-4`. "
-             "Examples: `recipes/quickstart.yaml`, `recipes/zinc.yaml`.", ""]
+             "Examples: `recipes/quickstart.yaml`, `recipes/zinc.yaml`.", "",
+             f"The last column gives the values that the shipped recipes ({labels}: the "
+             "files in `recipes/` and the released featurizers' own recipes) set where they "
+             "differ from the default; an empty cell means that all of them use the default. "
+             "Experiment IDs (e.g. `2026-11-23-teacher-standardisation`) name the section of "
+             "`docs/EXPERIMENTS.md` where a choice was measured.", ""]
 
-    def section(model: type[BaseModel], path: str, level: int) -> None:
+    def section(model: type[BaseModel], path: tuple[str, ...], level: int) -> None:
         doc = (inspect.getdoc(model) or "").split("\n\n")[0]
-        title = f"`{path}`" if path else "Top level"
+        dotted = ".".join(path)
+        title = f"`{dotted}`" if path else "Top level"
         lines.extend([f"{'#' * level} {title}", "", doc, "",
-                      "| field | type | default | description |", "|---|---|---|---|"])
+                      "| field | type | default | description | shipped recipes |",
+                      "|---|---|---|---|---|"])
         nested = []
         for name, field in model.model_fields.items():
             annotation = field.annotation
+            shipped = ""
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                nested.append((f"{path}.{name}" if path else name, annotation))
-                default = f"see [`{nested[-1][0]}`](#{nested[-1][0].replace('.', '')})"
+                nested.append(((*path, name), annotation))
+                sub = ".".join(nested[-1][0])
+                default = f"see [`{sub}`](#{sub.replace('.', '')})"
             elif field.default is PydanticUndefined and field.default_factory is None:
                 default = "**required**"
+                shipped = _shipped_values(recipes, (*path, name), None)
             else:
                 value = field.default_factory() if field.default_factory else field.default
                 default = f"`{json.dumps(value)}`"  # as YAML reads it: null, true, "moses"
+                shipped = _shipped_values(recipes, (*path, name), value)
             lines.append(f"| `{name}` | {_type_name(annotation)} | {_cell(default)} | "
-                         f"{_cell(field.description or '')} |")
+                         f"{_cell(field.description or '')} | {_cell(shipped)} |")
         lines.append("")
         for sub_path, sub in nested:
             section(sub, sub_path, min(level + 1, 3))
 
-    section(Recipe, "", 2)
+    section(Recipe, (), 2)
     return "\n".join(lines)
 
 
