@@ -121,7 +121,8 @@ class StoreConfig(_Section):
         default=None,
         description="folder of the corpus, graph and teacher caches, shared across runs and "
                     "checkouts (finished shards are never recomputed); null = "
-                    "$MOLMTD_CACHE_DIR or ~/.cache/molmtd (molmtd.paths)")
+                    "$MOLMTD_CACHE_DIR, else $XDG_CACHE_HOME/molmtd, else ~/.cache/molmtd "
+                    "(molmtd.paths)")
     dtype: Literal["float16", "float32"] = Field(
         default="float32",
         description="precision of the cached teacher embeddings: float16 halves disk and page "
