@@ -144,6 +144,28 @@ def _check_args(tasks, splits, seeds, systems, sizes) -> list[str]:
     return systems
 
 
+def drop_invalid_molecules(task: str, smiles: list[str], y: np.ndarray):
+    """Leave out the molecules that molmtd cannot read, with a warning naming each one.
+
+    A scaffold split needs every molecule parsed, and the systems would each drop them
+    differently. The others keep their raw SMILES (not standardised keys), so rows of a
+    task whose molecules all parse are the same as before this filter.
+
+    Returns:
+        The kept SMILES and their labels, in their original order.
+    """
+    from molmtd.molecules import standardize_many
+
+    _, reasons = standardize_many(smiles)
+    if not reasons:
+        return smiles, y
+    shown = "; ".join(f"position {i} ({smiles[i]!r}): {r}" for i, r in sorted(reasons.items())[:5])
+    log.warning("%s: %d of %d molecules left out, unreadable: %s%s", task, len(reasons),
+                len(smiles), shown, " ..." if len(reasons) > 5 else "")
+    keep = [i for i in range(len(smiles)) if i not in reasons]
+    return [smiles[i] for i in keep], y[keep]
+
+
 def run_benchmark(out: str | Path, tasks: Sequence[str], splits: Sequence[str],
                   seeds: Sequence[int], systems: Sequence[str], sizes: Sequence[int] = (0,),
                   max_molecules: int | None = None, runner: SystemRunner | None = None,
@@ -188,6 +210,7 @@ def run_benchmark(out: str | Path, tasks: Sequence[str], splits: Sequence[str],
     written: list[dict] = []
     for task in tasks:
         smiles, y, kind = load_dataset(task, max_molecules=max_molecules)
+        smiles, y = drop_invalid_molecules(task, smiles, y)
         for split in splits:
             for seed in seeds:
                 seed = int(seed)

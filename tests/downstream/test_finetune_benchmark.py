@@ -327,3 +327,19 @@ def test_the_experiment_script_prints_the_library_tables(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout == tables_markdown(rows)
     assert "### random split (2 task-seed cells: t1)" in run.stdout
+
+
+def test_unreadable_molecules_leave_the_task_with_their_positions_named(caplog):
+    from molmtd.downstream.finetune_benchmark import drop_invalid_molecules
+
+    smiles = ["CCO", "c1ccc2c(C)cn(H)c2c1", "c1ccccc1", "not a molecule"]
+    y = np.array([0.1, 0.2, 0.3, 0.4])
+    with caplog.at_level("WARNING"):
+        kept, kept_y = drop_invalid_molecules("toy", smiles, y)
+    assert kept == ["CCO", "c1ccccc1"]  # raw SMILES, original order
+    np.testing.assert_array_equal(kept_y, [0.1, 0.3])
+    assert "2 of 4 molecules left out" in caplog.text
+    assert "position 1" in caplog.text and "position 3" in caplog.text
+    same, same_y = drop_invalid_molecules("toy", ["CCO", "CCN"], y[:2])
+    assert same == ["CCO", "CCN"]
+    np.testing.assert_array_equal(same_y, y[:2])
