@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -447,3 +448,30 @@ def test_broad_corpus_reads_the_pubchem_identifier_table(monkeypatch):
     from rdkit import Chem
 
     assert all(Chem.MolFromSmiles(s) is not None for s in smiles[:50])
+
+
+def test_finetune_eval_groups_rank_each_family_on_finished_cells(tmp_path):
+    groups = _load("2026-12-07-finetune-eval-groups")
+
+    def row(task, seed, system, score, n_train=40):
+        return {"key": [task, "scaffold", seed, system, n_train], "task": task,
+                "split": "scaffold", "seed": seed, "system": system, "n_train": n_train,
+                "score": score}
+
+    first = [row("hiv", 0, "a", 0.9), row("hiv", 0, "b", 0.7),
+             row("freesolv", 0, "a", 0.2), row("freesolv", 0, "b", 0.6),
+             row("freesolv", 1, "a", 0.5), row("freesolv", 1, "b", 0.4),
+             row("freesolv", 0, "a", 0.99, n_train=10),   # a learning-curve point: ignored
+             row("bbbp", 0, "a", 0.8)]                     # b never finished: cell left out
+    later = [row("freesolv", 1, "b", 0.7)]                 # a rerun: the later file wins
+    paths = []
+    for name, rows in (("runs.jsonl", first), ("more.jsonl", later)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        paths.append(str(tmp_path / name))
+    table = groups.family_table(paths)
+    phys = table.loc[("scaffold", "physical/chemical")]
+    assert phys.loc["b", "average_rank"] == 1.0 and phys.loc["a", "average_rank"] == 2.0
+    assert phys.loc["a", "mean_score"] == pytest.approx(0.35)
+    assert phys.loc["b", "cells"] == 2
+    bio = table.loc[("scaffold", "bioactivity/ADMET")]
+    assert bio.loc["a", "average_rank"] == 1.0 and bio.loc["a", "cells"] == 1
