@@ -1,12 +1,10 @@
-"""Issue 32's comparison split by task family (physical/chemical against bioactivity/ADMET).
+r"""Issue 32's comparison split by task family (physical/chemical against bioactivity/ADMET).
 
 Average rank and mean score per split for the physical/chemical report tasks and for the
 bioactivity/ADMET ones (bbbp, clintox, hiv, atc-antineoplastic, atc-nervous), where
-MiniMol's bioassay pretraining should matter.
-
-Reads the evaluation's JSON-lines files (later files win on a repeated key), keeps each
-task-split-seed cell at its whole training side and only cells where every system
-finished, ranks per cell (1 = best), as ``molmtd evaluate --finetune``'s tables do.
+MiniMol's bioassay pretraining should matter: ``molmtd evaluate --finetune``'s own rank
+table (``rank_summary``: whole training sides, cells every system finished, the first file
+wins a repeated key), computed on each family's rows.
 
     R=experiments/results/2026-12-07-finetune-eval
     python experiments/2026-12-07-finetune-eval-groups.py $R/runs.jsonl \
@@ -15,37 +13,30 @@ finished, ranks per cell (1 = best), as ``molmtd evaluate --finetune``'s tables 
 
 from __future__ import annotations
 
-import json
 import sys
 
-import pandas as pd
+from molmtd.downstream.finetune_benchmark import rank_summary, read_rows
 
 BIOACTIVITY = {"bbbp", "clintox", "hiv", "atc-antineoplastic", "atc-nervous"}
 
 
-def family_table(paths: list[str]) -> pd.DataFrame:
-    """Average rank, mean score and cell count per (split, family, system)."""
-    rows = {}
-    for path in paths:
-        with open(path) as handle:
-            for line in handle:
-                row = json.loads(line)
-                rows[tuple(row["key"])] = row
-    runs = pd.DataFrame(list(rows.values()))
-    cell = ["task", "split", "seed"]
-    runs = runs[runs["n_train"] == runs.groupby(cell)["n_train"].transform("max")]
-    systems = runs.groupby(cell)["system"].transform("nunique")
-    runs = runs[systems == systems.max()].copy()
-    runs["family"] = runs["task"].map(
-        lambda t: "bioactivity/ADMET" if t in BIOACTIVITY else "physical/chemical")
-    runs["rank"] = runs.groupby(cell)["score"].rank(ascending=False)
-    return (runs.groupby(["split", "family", "system"])
-            .agg(average_rank=("rank", "mean"), mean_score=("score", "mean"),
-                 cells=("rank", "size")).round(3))
+def family(task: str) -> str:
+    return "bioactivity/ADMET" if task in BIOACTIVITY else "physical/chemical"
+
+
+def family_tables(rows: list[dict]) -> dict[tuple[str, str], object]:
+    """``{(split, family): summary}``, each summary as ``rank_summary`` gives it."""
+    tables = {}
+    for name in ("physical/chemical", "bioactivity/ADMET"):
+        part = [row for row in rows if family(row["task"]) == name]
+        if part:
+            for split, (summary, _) in rank_summary(part).items():
+                tables[(split, name)] = summary
+    return dict(sorted(tables.items()))
 
 
 if __name__ == "__main__":
-    table = family_table(sys.argv[1:])
-    for (split, family), part in table.groupby(level=[0, 1]):
-        print(f"\n{split} split, {family} tasks\n")
-        print(part.droplevel([0, 1]).sort_values("average_rank").to_markdown())
+    rows = [row for path in sys.argv[1:] for row in read_rows(path)]
+    for (split, name), summary in family_tables(rows).items():
+        print(f"\n{split} split, {name} tasks\n")
+        print(summary.to_markdown(floatfmt=("", ".3f", ".3f", ".0f")))

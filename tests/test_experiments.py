@@ -460,18 +460,20 @@ def test_finetune_eval_groups_rank_each_family_on_finished_cells(tmp_path):
 
     first = [row("hiv", 0, "a", 0.9), row("hiv", 0, "b", 0.7),
              row("freesolv", 0, "a", 0.2), row("freesolv", 0, "b", 0.6),
-             row("freesolv", 1, "a", 0.5), row("freesolv", 1, "b", 0.4),
+             row("freesolv", 1, "a", 0.3), row("freesolv", 1, "b", 0.4),
              row("freesolv", 0, "a", 0.99, n_train=10),   # a learning-curve point: ignored
              row("bbbp", 0, "a", 0.8)]                     # b never finished: cell left out
-    later = [row("freesolv", 1, "b", 0.7)]                 # a rerun: the later file wins
-    paths = []
-    for name, rows in (("runs.jsonl", first), ("more.jsonl", later)):
-        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-        paths.append(str(tmp_path / name))
-    table = groups.family_table(paths)
-    phys = table.loc[("scaffold", "physical/chemical")]
-    assert phys.loc["b", "average_rank"] == 1.0 and phys.loc["a", "average_rank"] == 2.0
-    assert phys.loc["a", "mean_score"] == pytest.approx(0.35)
+    later = [row("freesolv", 1, "b", 0.1)]    # a repeated key: the first file's row counts
+    rows = []
+    for name, part in (("runs.jsonl", first), ("more.jsonl", later)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in part))
+        rows += groups.read_rows(tmp_path / name)
+    tables = groups.family_tables(rows)
+    assert list(tables) == [("scaffold", "bioactivity/ADMET"), ("scaffold", "physical/chemical")]
+    phys = tables[("scaffold", "physical/chemical")]
+    assert phys.loc["b", "average rank"] == 1.0 and phys.loc["a", "average rank"] == 2.0
+    assert phys.loc["a", "mean score"] == pytest.approx(0.25)
+    assert phys.loc["b", "mean score"] == pytest.approx(0.5)
     assert phys.loc["b", "cells"] == 2
-    bio = table.loc[("scaffold", "bioactivity/ADMET")]
-    assert bio.loc["a", "average_rank"] == 1.0 and bio.loc["a", "cells"] == 1
+    bio = tables[("scaffold", "bioactivity/ADMET")]
+    assert bio.loc["a", "average rank"] == 1.0 and bio.loc["a", "cells"] == 1
