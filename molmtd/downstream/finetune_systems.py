@@ -70,8 +70,10 @@ def check_systems(systems: Sequence[str]) -> list[str]:
 def inner_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The inner (train, validation) split of ``n`` training molecules, as MTDRegressor's."""
     from molmtd.downstream.splits import random_split
+    from molmtd.finetune.estimators import MTDRegressor, inner_validation_fraction
 
-    return random_split(n, max(0.1, 2.0 / n), seed)
+    return random_split(n, inner_validation_fraction(n, MTDRegressor().validation_fraction),
+                        seed)
 
 
 def _svm(kind: str, kernel: str, seed: int):

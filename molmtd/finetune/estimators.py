@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 MIN_MOLECULES = 10
 
 
+def inner_validation_fraction(n: int, fraction: float) -> float:
+    """The share of ``n`` training molecules held out for early stopping.
+
+    ``fraction``, but at least two molecules: one cannot rank epochs.
+    """
+    return max(fraction, 2.0 / n)
+
+
 class _MTDFineTuner(BaseEstimator):
     """Shared fitting, prediction and persistence of the two estimators (not public)."""
 
@@ -239,7 +247,7 @@ class _MTDFineTuner(BaseEstimator):
         from molmtd.downstream.splits import random_split, scaffold_split
 
         n = len(keys)
-        fraction = max(self.validation_fraction, 2.0 / n)  # at least two validation molecules
+        fraction = inner_validation_fraction(n, self.validation_fraction)
         if self.validation_split == "scaffold":
             try:
                 return scaffold_split(keys, fraction, seed)

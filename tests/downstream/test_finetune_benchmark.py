@@ -343,3 +343,15 @@ def test_unreadable_molecules_leave_the_task_with_their_positions_named(caplog):
     same, same_y = drop_invalid_molecules("toy", ["CCO", "CCN"], y[:2])
     assert same == ["CCO", "CCN"]
     np.testing.assert_array_equal(same_y, y[:2])
+
+
+@pytest.mark.parametrize("n", [12, 40, 500])
+def test_the_benchmark_stops_on_the_inner_split_that_mtdregressor_uses(n):
+    from molmtd.downstream.finetune_systems import inner_split
+    from molmtd.finetune import MTDRegressor
+
+    ours = inner_split(n, 3)
+    theirs = MTDRegressor()._inner_split(["C"] * n, np.zeros(n), 3)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(ours[1]) >= 2
