@@ -123,6 +123,21 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
   [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
   [gauss-jkcat-noproj-meansum-rkdall-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25"
+  # 2026-12-08-base-v2-draws (issue "molmtd-base v2", levers 3 and 4), three draws each at the
+  # release's configuration (bf16): eosce (FS-Mol ChEMBL bioactivity) as a sixth teacher;
+  # eosce and admet-ai's classification checkpoint (31 TDC ADMET/Tox21 labels; saw bbbp and
+  # clintox) as sixth and seventh; 7 layers (1.4x the compute per molecule) and width 512 (2.3x)
+  [gauss-jkcat-noproj-meansum-eosce-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,eosce]"
+  [gauss-jkcat-noproj-meansum-bio-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,eosce,'chemprop:checkpoint=admet_classification/0']"
+  [gauss-jkcat-noproj-meansum-l7-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;student.num_layers=7"
+  [gauss-jkcat-noproj-meansum-eosce-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,eosce]"
+  [gauss-jkcat-noproj-meansum-bio-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,eosce,'chemprop:checkpoint=admet_classification/0']"
+  [gauss-jkcat-noproj-meansum-l7-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;student.num_layers=7"
+  [gauss-jkcat-noproj-meansum-w512-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;student.hidden_dim=512"
+  [gauss-jkcat-noproj-meansum-eosce-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,eosce]"
+  [gauss-jkcat-noproj-meansum-bio-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,eosce,'chemprop:checkpoint=admet_classification/0']"
+  [gauss-jkcat-noproj-meansum-l7-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;student.num_layers=7"
+  [gauss-jkcat-noproj-meansum-w512-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;student.hidden_dim=512"
   [gauss-jkcat-mordred]="student.jk=cat;student.out_dim=512;teachers=['ecfp-count:radius=2,size=2048','chemprop:checkpoint=admet_regression/0',chemnet,physchem,minimol,mordred]"
 )
 read -r -a NAMES <<< "${SCALE_VARIANTS:-gauss-jkcat l2-jkcat cosine-jkcat gauss-base}"

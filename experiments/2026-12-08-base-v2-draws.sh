@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# 2026-12-08-base-v2-draws: issue "molmtd-base v2"'s levers at the release's configuration
+# (50k rows, 12 epochs, bf16, PCA 512), three training draws each, in two chains that run
+# side by side, so that scoring one draw (mostly one-threaded probe fits) overlaps training
+# the next:
+#   MODE=train  trains each draw in DRAWS (experiments/scale.sh variants), then compresses it
+#   MODE=score  waits for each draw's compressed featurizer, then scores it beside the tracked
+#               held-out reports (heldout_eval.sh ADD=1) into $CACHE/runs/2026-12-08-base-v2-draws/add-<draw>
+# A draw is <lever>[-seed1|-seed2]; levers: rkdmm rkdall (lever 1, relational term), eosce bio
+# (lever 3, bioactivity teachers), l7 w512 (lever 4, capacity). Resumable: run both again.
+#   D="rkdmm rkdmm-seed1 rkdmm-seed2 eosce"
+#   (DRAWS="$D" MODE=train setsid nohup experiments/2026-12-08-base-v2-draws.sh >> ~/.cache/molmtd/logs/base-v2-train.log 2>&1 &)
+#   (DRAWS="$D" MODE=score setsid nohup experiments/2026-12-08-base-v2-draws.sh >> ~/.cache/molmtd/logs/base-v2-score.log 2>&1 &)
+# The training wall time of each draw goes to $R/train-times.tsv (it includes building a new
+# teacher's cache; the machine's load at the end is beside it, since the chains share 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
+R="$CACHE/runs/2026-12-08-base-v2-draws"; P="$CACHE/runs/pca"
+MODE="${MODE:?set MODE=train or MODE=score}"
+mkdir -p "$CACHE/logs" "$R" "$P"
+echo $$ > "$CACHE/logs/base-v2-$MODE.pgid"
+echo 15 > "/proc/$$/autogroup" 2>/dev/null || true   # yield to foreground work
+run_name() { local base=${1%%-seed*}; echo "gauss-jkcat-noproj-meansum-$base-bf16-e12${1#"$base"}"; }
+pca_dir() { local base=${1%%-seed*}; echo "$P/noproj-meansum-$base-bf16-e12${1#"$base"}-pca512"; }
+for d in ${DRAWS:?set DRAWS}; do
+  name=$(run_name "$d"); pca=$(pca_dir "$d")
+  if [ "$MODE" = train ]; then
+    [ -f "$pca/featurizer/config.json" ] && { echo "== $d: trained"; continue; }
+    echo "== $(date -Is) train $name"; t0=$SECONDS
+    SCALE_N=50000 SCALE_VARIANTS=$name nice -n 10 experiments/scale.sh --train-only
+    printf '%s\t%s\t%s\n' "$d" "$((SECONDS - t0))" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$R/train-times.tsv"
+    nice -n 10 .venv/bin/python experiments/compress.py "$CACHE/runs/scale50k/$name" "$pca" --dim 512
+  else
+    # wait for the training chain; give up if it is gone and this draw never appeared
+    until [ -f "$pca/featurizer/config.json" ]; do
+      pg=$(cat "$CACHE/logs/base-v2-train.pgid" 2>/dev/null || echo 0)
+      kill -0 "$pg" 2>/dev/null || { echo "== $(date -Is) no training chain; $d not trained"; exit 1; }
+      sleep 60
+    done
+    ADD=1 REPORTS="ridge mlp-knn ridge-large mlp-large" OUT="$R/add-$d" \
+      nice -n 10 experiments/heldout_eval.sh "$pca@embedding"
+  fi
+done
+echo "== $(date -Is) $MODE done"
