@@ -15,8 +15,14 @@ against the base.
   rw16       ``positional_encoding: 16`` (random-walk return probabilities, computed per batch)
   lap8       ``laplacian_pe: 8`` (Laplacian eigenvectors, a batched eigh per batch)
   vn         ``virtual_node: true``
+  deep7      ``num_layers: 7`` (4200-d readout; issue "molmtd-base v2", lever 4)
   deep8      ``num_layers: 8`` (the readout grows to 4800-d with jk=cat)
   wide512    ``hidden_dim: 512`` (5120-d readout)
+and issue "molmtd-base v2"'s levers outside the student (2026-12-08-base-v2-draws):
+  rkdmm      the relational distance term towards MiniMol (weight 25)
+  rkdall     the same towards all five teachers
+  eosce      eosce (1024-d) as a sixth teacher: one more head
+  bio        eosce and admet_classification (300-d) as sixth and seventh teachers
 
 Usage:
     .venv/bin/python benchmarks/student_levers.py [--batches 6] [--precision 32|bf16]
@@ -34,6 +40,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from trainer import (  # noqa: E402
+    ZINC_TEACHER_DIMS,
     Stepper,
     batches_of,
     build_module,
@@ -44,7 +51,12 @@ from trainer import (  # noqa: E402
 
 LEVERS = {"base": {}, "residual": {"residual": True}, "rw16": {"positional_encoding": 16},
           "lap8": {"laplacian_pe": 8}, "vn": {"virtual_node": True},
-          "deep8": {"num_layers": 8}, "wide512": {"hidden_dim": 512}}
+          "deep7": {"num_layers": 7}, "deep8": {"num_layers": 8}, "wide512": {"hidden_dim": 512},
+          "rkdmm": {}, "rkdall": {}, "eosce": {}, "bio": {}}
+#: levers that change the objective or add teachers (the student stays the base's)
+OBJECTIVE_LEVERS = {"rkdmm": {"relational_weight": 25.0, "relational_teachers": ["minimol"]},
+                    "rkdall": {"relational_weight": 25.0}}
+EXTRA_TEACHERS = {"eosce": {"eosce": 1024}, "bio": {"eosce": 1024, "chemprop_5": 300}}
 
 
 def lever_config(name: str) -> dict:
@@ -73,12 +85,17 @@ def main() -> None:
     if "base" not in names:
         names.insert(0, "base")
     batches = batches_of(args.batches, args.batch_size)
-    teachers = synthetic_teachers(batches)
-    steppers = {n: Stepper(build_module(0, 0, config=lever_config(n)), args.precision, False)
+    dims = {n: {**ZINC_TEACHER_DIMS, **EXTRA_TEACHERS.get(n, {})} for n in names}
+    teachers = synthetic_teachers(batches, {k: d for v in dims.values() for k, d in v.items()})
+    steppers = {n: Stepper(build_module(0, 0, config=lever_config(n), teacher_dims=dims[n],
+                                        objective=OBJECTIVE_LEVERS.get(n)), args.precision, False)
                 for n in names}
+
+    def step(name):  # each lever's step sees its own teachers only
+        return lambda g, t: steppers[name].distill(g, {k: t[k] for k in dims[name]})
+
     load = [os.getloadavg()[0]]
-    rates = interleaved({n: s.distill for n, s in steppers.items()}, batches, teachers,
-                        args.warmup)
+    rates = interleaved({n: step(n) for n in names}, batches, teachers, args.warmup)
     load.append(os.getloadavg()[0])
     results = {}
     print(f"distillation step, zinc student and teachers' widths, {args.batches} batches of "

@@ -68,11 +68,13 @@ def zinc_student_config() -> dict:
 
 
 def build_module(num_layers: int, width: int, reference: bool = False,
-                 config: dict | None = None):
+                 config: dict | None = None, teacher_dims: dict | None = None,
+                 objective: dict | None = None):
     """A DistillModule with the zinc teachers' widths; ``reference`` swaps in its layer.
 
     ``config``: a student config to use instead of GINE ``num_layers`` x ``width`` with
-    mean pooling of the last layer and a projection.
+    mean pooling of the last layer and a projection. ``teacher_dims`` and ``objective``
+    replace the zinc teachers' widths and update the objective (e.g. a relational term).
     """
     from torch_geometric import nn as gnn
 
@@ -85,7 +87,8 @@ def build_module(num_layers: int, width: int, reference: bool = False,
                             num_layers=num_layers, hidden_dim=width, norm="layer",
                             pooling="mean").config()
     torch.manual_seed(0)
-    module = DistillModule(config, ZINC_TEACHER_DIMS, OBJECTIVE, {})
+    module = DistillModule(config, teacher_dims or ZINC_TEACHER_DIMS,
+                           {**OBJECTIVE, **(objective or {})}, {})
     if reference:
         for layer in module.student.layers:
             # the reference's layer: bond type embedded at the conv width, then GINEConv's
@@ -112,7 +115,11 @@ class Stepper:
 
     def distill(self, graphs, teachers) -> None:
         with self.autocast():
-            _, _, total, _ = self.module._losses((graphs, teachers))
+            s, targets, total, _ = self.module._losses((graphs, teachers))
+            if self.module.relational_weight:  # as DistillModule.training_step adds it
+                terms = self.module._relational_terms(s, targets)
+                total = total + self.module.relational_weight * torch.stack(
+                    list(terms.values())).mean()
         self.opt_s.zero_grad()
         self.opt_h.zero_grad()
         total.backward()
@@ -188,11 +195,11 @@ def _dump(path: str | None, results: dict) -> None:
             json.dump(results, fh, indent=1)
 
 
-def synthetic_teachers(batches):
+def synthetic_teachers(batches, teacher_dims: dict | None = None):
     g = torch.Generator().manual_seed(0)
     return [{label: (torch.randn(b.num_graphs, d, generator=g),
                      torch.ones(b.num_graphs, dtype=torch.bool))
-             for label, d in ZINC_TEACHER_DIMS.items()} for b in batches]
+             for label, d in (teacher_dims or ZINC_TEACHER_DIMS).items()} for b in batches]
 
 
 def main() -> None:
