@@ -11,6 +11,9 @@
 #   D="rkdmm rkdmm-seed1 rkdmm-seed2 eosce"
 #   (DRAWS="$D" MODE=train setsid nohup experiments/2026-12-08-base-v2-draws.sh >> ~/.cache/molmtd/logs/base-v2-train.log 2>&1 &)
 #   (DRAWS="$D" MODE=score setsid nohup experiments/2026-12-08-base-v2-draws.sh >> ~/.cache/molmtd/logs/base-v2-score.log 2>&1 &)
+# Each chain runs torch and BLAS on one thread (OMP_NUM_THREADS=1 unless set): with the scoring
+# chain busy on one core, a two-thread training ran at 0.33 steps/s, one-thread at 1.67
+# (two threads alone: 2.0), its threads waiting on each other across a busy core.
 # The training wall time of each draw goes to $R/train-times.tsv (it includes building a new
 # teacher's cache; the machine's load at the end is beside it, since the chains share 2 cores).
 set -euo pipefail
@@ -19,6 +22,7 @@ CACHE="${MOLMTD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/molmtd}"
 R="$CACHE/runs/2026-12-08-base-v2-draws"; P="$CACHE/runs/pca"
 MODE="${MODE:?set MODE=train or MODE=score}"
 mkdir -p "$CACHE/logs" "$R" "$P"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 echo $$ > "$CACHE/logs/base-v2-$MODE.pgid"
 echo 15 > "/proc/$$/autogroup" 2>/dev/null || true   # yield to foreground work
 run_name() { local base=${1%%-seed*}; echo "gauss-jkcat-noproj-meansum-$base-bf16-e12${1#"$base"}"; }
