@@ -123,6 +123,8 @@ declare -A OVERRIDES=(
   [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
   [gauss-jkcat-noproj-meansum-rkdmm-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25;objective.relational_teachers=[minimol]"
   [gauss-jkcat-noproj-meansum-rkdall-bf16-e12]="student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25"
+  [gauss-jkcat-noproj-meansum-rkdall-bf16-e12-seed1]="training.seed=1;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25"
+  [gauss-jkcat-noproj-meansum-rkdall-bf16-e12-seed2]="training.seed=2;student.jk=cat;student.projection=false;student.pooling=mean+sum;training.max_epochs=12;trainer.precision=bf16-mixed;objective.relational_weight=25"
   # 2026-12-08-base-v2-draws (issue "molmtd-base v2", levers 3 and 4), three draws each at the
   # release's configuration (bf16): eosce (FS-Mol ChEMBL bioactivity) as a sixth teacher;
   # eosce and admet-ai's classification checkpoint (31 TDC ADMET/Tox21 labels; saw bbbp and
