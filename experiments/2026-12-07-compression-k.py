@@ -52,21 +52,9 @@ def main() -> None:
                              datasets=dev_tasks(), out_dir=report,
                              cache_dir=resolve_cache_dir(None), include_concat=False,
                              include_ecfp=False, allow_dev_tasks=True)
+    from summarize import dev_table  # experiments/summarize.py, beside this script
+
     print(dev_table(pd.read_csv(report / "results.csv")).to_string(float_format="%.4f"))
-
-
-def dev_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean score per featurizer (rows) and probe/split (columns), over tasks and seeds.
-
-    The headline metric of each task (AUROC for classification, R2 for regression), each
-    task weighing the same; ``mean`` is the average of the probe/split columns.
-    """
-    headline = results[results["metric"].isin(["auroc", "r2"])]
-    per_task = headline.groupby(["featurizer", "model", "split", "dataset"])["value"].mean()
-    table = per_task.groupby(["featurizer", "model", "split"]).mean().unstack(["model", "split"])
-    table.columns = [f"{m} {s}" for m, s in table.columns]
-    table["mean"] = table.mean(axis=1)
-    return table.sort_values("mean", ascending=False)
 
 
 if __name__ == "__main__":

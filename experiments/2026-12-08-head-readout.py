@@ -1,4 +1,4 @@
-r"""2026-12-08-head-readout: is the student's *prediction* of MiniMol a better kNN space than its embedding?
+r"""2026-12-08-head-readout: is the student's *prediction* of MiniMol a better kNN space?
 
 Issue "molmtd-base v2": MiniMol leads every kNN scaffold column and no change to the student's
 embedding has moved that column (more rows, steps, loss weights, compression towards the
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -118,16 +117,9 @@ def main() -> None:
                              model="ridge,knn", datasets=dev_tasks(), out_dir=report,
                              cache_dir=resolve_cache_dir(None), include_concat=False,
                              include_ecfp=False, allow_dev_tasks=True, clustering=False)
+    from summarize import dev_table  # experiments/summarize.py, beside this script
+
     print(dev_table(pd.read_csv(report / "results.csv")).to_string(float_format="%.4f"))
-
-
-def dev_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The dev table of 2026-12-07-compression-k (one definition, imported from there)."""
-    path = Path(__file__).with_name("2026-12-07-compression-k.py")
-    spec = importlib.util.spec_from_file_location("compression_k", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dev_table(results)
 
 
 if __name__ == "__main__":

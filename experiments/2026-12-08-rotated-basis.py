@@ -21,7 +21,6 @@ Writes OUT/featurizer (the rotated copy; scored on the report tasks with
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -74,16 +73,9 @@ def main() -> None:
                              datasets=dev_tasks(), out_dir=report,
                              cache_dir=resolve_cache_dir(None), include_concat=False,
                              include_ecfp=False, allow_dev_tasks=True, clustering=False)
+    from summarize import dev_table  # experiments/summarize.py, beside this script
+
     print(dev_table(pd.read_csv(report / "results.csv")).to_string(float_format="%.4f"))
-
-
-def dev_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The dev table of 2026-12-07-compression-k (one definition, imported from there)."""
-    path = Path(__file__).with_name("2026-12-07-compression-k.py")
-    spec = importlib.util.spec_from_file_location("compression_k", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dev_table(results)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,20 @@ def summarize(run: Path) -> dict:
     return row
 
 
+def dev_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean score per featurizer (rows) and probe/split (columns), over tasks and seeds.
+
+    The headline metric of each task (AUROC for classification, R2 for regression), each
+    task weighing the same; ``mean`` is the average of the probe/split columns.
+    """
+    headline = results[results["metric"].isin(["auroc", "r2"])]
+    per_task = headline.groupby(["featurizer", "model", "split", "dataset"])["value"].mean()
+    table = per_task.groupby(["featurizer", "model", "split"]).mean().unstack(["model", "split"])
+    table.columns = [f"{m} {s}" for m, s in table.columns]
+    table["mean"] = table.mean(axis=1)
+    return table.sort_values("mean", ascending=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
