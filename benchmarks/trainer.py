@@ -116,10 +116,9 @@ class Stepper:
     def distill(self, graphs, teachers) -> None:
         with self.autocast():
             s, targets, total, _ = self.module._losses((graphs, teachers))
-            if self.module.relational_weight:  # as DistillModule.training_step adds it
-                terms = self.module._relational_terms(s, targets)
-                total = total + self.module.relational_weight * torch.stack(
-                    list(terms.values())).mean()
+            _, relational = self.module._relational_penalty(s, targets)  # as training_step
+            if relational is not None:
+                total = total + relational
         self.opt_s.zero_grad()
         self.opt_h.zero_grad()
         total.backward()

@@ -122,16 +122,22 @@ class DistillModule(L.LightningModule):
         return {label: relational_loss(s, *targets[label], form=self.relational_form)
                 for label in self.relational_teachers}
 
+    def _relational_penalty(self, s: torch.Tensor, targets):
+        """(each teacher's relational loss, their weighted mean or None): what a step adds."""
+        relational = self._relational_terms(s, targets) if self.relational_weight else {}
+        if not relational:
+            return relational, None
+        return relational, self.relational_weight * torch.stack(list(relational.values())).mean()
+
     def training_step(self, batch, batch_idx: int):
         opt_student, opt_heads = self.optimizers()
         s, targets, total, per_teacher = self._losses(batch)
         penalties = self._collapse_terms(s)
-        relational = self._relational_terms(s, targets) if self.relational_weight else {}
-        if relational:
+        relational, penalty = self._relational_penalty(s, targets)
+        if penalty is not None:
             for label, value in relational.items():
                 self.log(f"train/relational/{label}", value, batch_size=batch[0].num_graphs)
-            penalties["relational"] = (self.relational_weight
-                                       * torch.stack(list(relational.values())).mean())
+            penalties["relational"] = penalty
         for name, value in penalties.items():
             total = total + value
             self.log(f"train/penalty/{name}", value, batch_size=batch[0].num_graphs)
